@@ -1,0 +1,77 @@
+"""Domain errors as API errors: every error body has ``detail`` and a machine ``code``."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .. import exceptions as domain
+
+
+class ServiceError(exceptions.APIException):
+    def __init__(self, error: domain.SmsVerifyError, status_code: int, **extra) -> None:
+        self.status_code = status_code
+        self.extra = extra
+        super().__init__(detail=str(error.message), code=error.code)
+
+
+def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
+    if isinstance(error, domain.RateLimited):
+        return exceptions.Throttled(wait=error.wait)
+    if isinstance(error, domain.InvalidPhoneNumber):
+        return exceptions.ValidationError({"phone": [str(error.message)]}, code=error.code)
+    if isinstance(error, domain.ChannelUnavailable):
+        return exceptions.ValidationError({"channel": [str(error.message)]}, code=error.code)
+    if isinstance(error, domain.DeliveryFailed):
+        return ServiceError(error, status.HTTP_503_SERVICE_UNAVAILABLE)
+    if isinstance(error, domain.RecipientRejected):
+        return ServiceError(error, status.HTTP_400_BAD_REQUEST, reason=error.reason)
+    if isinstance(error, domain.InvalidCode):
+        return ServiceError(error, status.HTTP_400_BAD_REQUEST, attempts_left=error.attempts_left)
+    return ServiceError(error, status.HTTP_400_BAD_REQUEST)
+
+
+def exception_handler(exc, context):
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        codes = exc.get_codes()
+        first = _first_code(codes) or "invalid"
+        response.data = {"detail": _first_message(fields), "code": first, **fields}
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        response.data = {
+            "detail": data.get("detail", "") if isinstance(data, dict) else str(data),
+            "code": codes if isinstance(codes, str) else "error",
+            **getattr(exc, "extra", {}),
+        }
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _first_code(codes) -> str | None:
+    if isinstance(codes, str):
+        return codes
+    if isinstance(codes, dict):
+        for value in codes.values():
+            found = _first_code(value)
+            if found:
+                return found
+    if isinstance(codes, list):
+        for value in codes:
+            found = _first_code(value)
+            if found:
+                return found
+    return None
+
+
+def _first_message(fields: dict) -> str:
+    for name, value in fields.items():
+        while isinstance(value, list | dict) and value:
+            value = value[0] if isinstance(value, list) else next(iter(value.values()))
+        if value:
+            return f"{name}: {value}" if name != "non_field_errors" else str(value)
+    return "Invalid input."

@@ -1,0 +1,103 @@
+"""Thin REST views: serializer -> one service call -> response."""
+
+from __future__ import annotations
+
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from ..delivery import set_request_origin
+from ..exceptions import SmsVerifyError
+from ..throttling import client_ip
+from .errors import exception_handler, to_api_error
+from .serializers import (
+    CheckResponseSerializer,
+    ErrorSerializer,
+    VerificationCheckSerializer,
+    VerificationRequestSerializer,
+    VerificationSerializer,
+)
+
+try:
+    from drf_spectacular.utils import extend_schema
+except ImportError:  # the schema is optional
+
+    def extend_schema(*args, **kwargs):
+        return lambda view: view
+
+
+class SmsVerifyAPIView(APIView):
+    """Our own parsing, rendering and error shapes, whatever the host's DRF defaults."""
+
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []  # our limits live in the service layer
+    http_method_names = ["post", "options"]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        set_request_origin(f"{request.scheme}://{request.get_host()}")
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+ERRORS = {400: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
+
+
+class VerificationRequestView(SmsVerifyAPIView):
+    @extend_schema(
+        request=VerificationRequestSerializer,
+        responses={202: VerificationSerializer, **ERRORS, 503: ErrorSerializer},
+        summary="Send a verification code",
+    )
+    def post(self, request):
+        serializer = VerificationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            verification = services.request_verification(
+                data["phone"],
+                data["usage_type"],
+                channel=data["channel"],
+                client_ip=client_ip(request.META),
+            )
+        except SmsVerifyError as exc:
+            raise to_api_error(exc) from exc
+        body = {
+            "id": verification.pk,
+            "phone": verification.phone,
+            "usage_type": verification.usage_type,
+            "channel": verification.channel,
+            "status": verification.status,
+            "expires_at": verification.expires_at,
+            "resend_after": services.resend_after(verification),
+        }
+        return Response(VerificationSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VerificationCheckView(SmsVerifyAPIView):
+    @extend_schema(
+        request=VerificationCheckSerializer,
+        responses={200: CheckResponseSerializer, **ERRORS},
+        summary="Check a verification code",
+    )
+    def post(self, request):
+        serializer = VerificationCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            result = services.check_verification(data["phone"], data["usage_type"], data["code"])
+        except SmsVerifyError as exc:
+            raise to_api_error(exc) from exc
+        return Response({"status": "approved", "verification_token": result.token})

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SmsVerifyConfig(AppConfig):
+    name = "django_sms_verify"
+    label = "sms_verify"
+    verbose_name = _("SMS verification")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,112 @@
+"""System checks for ``SMS_VERIFY``: a wrong value stops start-up with a message naming it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import urlsplit
+
+import phonenumbers
+from django.core.checks import Error, register
+
+from .conf import DEFAULTS, Rate, app_settings
+
+# name -> (low, high) inclusive bounds for integer settings
+INT_BOUNDS = {
+    "CODE_LENGTH": (4, 10),
+    "CODE_TTL": (30, 86400),
+    "MAX_CHECK_ATTEMPTS": (1, 100),
+    "MAX_SENDS": (1, 100),
+    "RESEND_INTERVAL": (0, 86400),
+    "NUM_PROXIES": (0, 10),
+    "PROVIDER_TIMEOUT": (1, 120),
+    "TOKEN_TTL": (30, 86400),
+}
+RATE_SETTINGS = ("PHONE_RATE", "IP_RATE", "PHONE_CHECK_RATE")
+KNOWN_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def _error(setting: str, message: str, check_id: str) -> Error:
+    return Error(
+        f"SMS_VERIFY['{setting}'] {message}",
+        hint=f"Fix SMS_VERIFY['{setting}'] in your settings (default: {DEFAULTS[setting]!r}).",
+        id=f"sms_verify.{check_id}",
+    )
+
+
+@register()
+def check_settings(app_configs=None, **kwargs) -> list[Error]:
+    errors: list[Error] = []
+    user = app_settings._user_settings()
+    if not isinstance(user, dict):
+        return [Error("SMS_VERIFY must be a dict.", id="sms_verify.E000")]
+    for name in user:
+        if name not in DEFAULTS:
+            errors.append(
+                Error(
+                    f"SMS_VERIFY has an unknown setting '{name}'.",
+                    hint="Known settings: " + ", ".join(sorted(DEFAULTS)),
+                    id="sms_verify.E001",
+                )
+            )
+    for name, (low, high) in INT_BOUNDS.items():
+        value = getattr(app_settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            errors.append(
+                _error(name, f"must be a whole number from {low} to {high}, got {value!r}.", "E002")
+            )
+    for name in RATE_SETTINGS:
+        try:
+            Rate.parse(getattr(app_settings, name))
+        except ValueError as exc:
+            errors.append(_error(name, f"is not a rate: {exc}.", "E003"))
+    regions = app_settings.ALLOWED_REGIONS
+    if regions is not None:
+        if isinstance(regions, str) or not all(isinstance(r, str) for r in regions):
+            errors.append(_error("ALLOWED_REGIONS", "must be a list of ISO 3166 alpha-2 codes.", "E004"))
+        else:
+            unknown = sorted(r for r in regions if r.upper() not in KNOWN_REGIONS)
+            if unknown:
+                errors.append(_error("ALLOWED_REGIONS", f"has unknown region codes: {unknown}.", "E004"))
+    default_region = app_settings.DEFAULT_REGION
+    if default_region is not None and (
+        not isinstance(default_region, str) or default_region.upper() not in KNOWN_REGIONS
+    ):
+        errors.append(
+            _error("DEFAULT_REGION", f"is not an ISO 3166 alpha-2 code: {default_region!r}.", "E005")
+        )
+    base_url = app_settings.PUBLIC_BASE_URL
+    if base_url is not None:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
+            errors.append(
+                _error("PUBLIC_BASE_URL", f"must be an absolute http(s) URL, got {base_url!r}.", "E006")
+            )
+    keys = app_settings.ENCRYPTION_KEYS
+    if isinstance(keys, str | bytes) or not isinstance(keys, list | tuple):
+        errors.append(_error("ENCRYPTION_KEYS", "must be a list of Fernet keys.", "E007"))
+    else:
+        for key in keys:
+            try:
+                valid = len(base64.urlsafe_b64decode(key)) == 32
+            except (binascii.Error, TypeError, ValueError):
+                valid = False
+            if not valid:
+                errors.append(
+                    _error(
+                        "ENCRYPTION_KEYS",
+                        "holds a value that is not a Fernet key (32 url-safe base64 bytes).",
+                        "E007",
+                    )
+                )
+                break
+    if not isinstance(app_settings.CACHE_ALIAS, str):
+        errors.append(_error("CACHE_ALIAS", "must be the name of a cache in CACHES.", "E008"))
+    else:
+        from django.conf import settings
+
+        if app_settings.CACHE_ALIAS not in settings.CACHES:
+            errors.append(
+                _error("CACHE_ALIAS", f"names no cache in CACHES: {app_settings.CACHE_ALIAS!r}.", "E008")
+            )
+    return errors

@@ -1,0 +1,85 @@
+"""The ``SMS_VERIFY`` settings: one object, defaults in one dict, read lazily.
+
+Values are read from ``django.conf.settings`` on every access so that
+``override_settings`` works in tests; ``checks.py`` validates them at start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    "CODE_LENGTH": 6,
+    "CODE_TTL": 600,
+    "MAX_CHECK_ATTEMPTS": 5,
+    "MAX_SENDS": 5,
+    "RESEND_INTERVAL": 60,
+    "PHONE_RATE": "5/h",
+    "IP_RATE": "30/h",
+    "PHONE_CHECK_RATE": "10/h",
+    "NUM_PROXIES": 0,
+    "PROVIDER_TIMEOUT": 10,
+    "ALLOWED_REGIONS": None,  # None = every region
+    "DEFAULT_REGION": None,
+    "TOKEN_TTL": 900,
+    "PUBLIC_BASE_URL": None,
+    # Which Django cache holds the rate-limit counters (share it, e.g. Redis, across servers).
+    "CACHE_ALIAS": "default",
+    # Fernet keys (url-safe base64, 32 bytes) for secrets at rest; the first encrypts,
+    # all decrypt. Empty = keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
+    "ENCRYPTION_KEYS": [],
+}
+
+RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``"5/h"`` parsed: at most ``count`` events per ``period`` seconds."""
+
+    count: int
+    period: int
+
+    @classmethod
+    def parse(cls, value: str) -> Rate:
+        """Parse ``"<count>/<s|m|h|d>"`` (``"10/5m"`` is 10 per 5 minutes); ValueError if not."""
+        if not isinstance(value, str) or "/" not in value:
+            raise ValueError(f"expected '<count>/<period>' such as '5/h', got {value!r}")
+        count_text, period_text = value.split("/", 1)
+        period_text = period_text.strip()
+        multiplier_text, unit = period_text[:-1], period_text[-1:]
+        if unit not in RATE_PERIODS or not count_text.strip().isdigit():
+            raise ValueError(f"expected '<count>/<period>' such as '5/h', got {value!r}")
+        multiplier = int(multiplier_text) if multiplier_text else 1
+        count = int(count_text)
+        if count < 1 or multiplier < 1:
+            raise ValueError(f"count and period must be positive in {value!r}")
+        return cls(count=count, period=multiplier * RATE_PERIODS[unit])
+
+
+class AppSettings:
+    """Attribute access to ``SMS_VERIFY[...]`` with the defaults filled in."""
+
+    def _user_settings(self) -> dict[str, Any]:
+        return getattr(settings, "SMS_VERIFY", None) or {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"SMS_VERIFY has no setting {name!r}")
+        return self._user_settings().get(name, DEFAULTS[name])
+
+    def rate(self, name: str) -> Rate:
+        return Rate.parse(getattr(self, name))
+
+    @property
+    def allowed_regions(self) -> frozenset[str] | None:
+        regions = self.ALLOWED_REGIONS
+        if not regions:
+            return None
+        return frozenset(r.upper() for r in regions)
+
+
+app_settings = AppSettings()

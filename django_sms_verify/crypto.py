@@ -1,0 +1,72 @@
+"""Codes and secrets: generation, keyed hashing, encryption at rest, constant-time compare."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+
+from .conf import app_settings
+
+CODE_SALT = "django_sms_verify.code"
+FERNET_DERIVATION_SALT = b"django_sms_verify.fernet"
+
+
+def generate_code(length: int) -> str:
+    """A code of ``length`` decimal digits from the OS CSPRNG."""
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def code_digest(verification_id: object, code: str) -> str:
+    """Keyed hash of a code, bound to its verification so equal codes hash differently."""
+    return salted_hmac(CODE_SALT, f"{verification_id}:{code}", algorithm="sha256").hexdigest()
+
+
+def digests_match(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _derived_key(secret: str | bytes) -> bytes:
+    raw = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(raw, FERNET_DERIVATION_SALT, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest)
+
+
+@lru_cache(maxsize=8)
+def _fernet(keys: tuple[str | bytes, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k) for k in keys])
+
+
+def _current_fernet() -> MultiFernet:
+    keys = tuple(app_settings.ENCRYPTION_KEYS)
+    if not keys:
+        secret_keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        keys = tuple(_derived_key(k) for k in secret_keys)
+    return _fernet(keys)
+
+
+def encrypt(text: str) -> str:
+    return _current_fernet().encrypt(text.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    """Decrypt ``token``; raises ``ValueError`` if no configured key opens it."""
+    try:
+        return _current_fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt: the encryption keys have changed") from exc
+
+
+def encrypt_json(data: dict) -> str:
+    return encrypt(json.dumps(data, sort_keys=True)) if data else ""
+
+
+def decrypt_json(token: str) -> dict:
+    return json.loads(decrypt(token)) if token else {}

@@ -1,0 +1,322 @@
+"""The door to the app: every view, admin page and command goes through these functions.
+
+>>> from django_sms_verify import services
+>>> v = services.request_verification("+8613800138000", "SignIn", client_ip="1.2.3.4")
+>>> r = services.check_verification("+8613800138000", "SignIn", "123456")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import crypto, throttling
+from .conf import app_settings
+from .delivery import CODE_MASK, deliver, ensure_channel
+from .exceptions import (
+    CodeExpired,
+    DeliveryFailed,
+    InvalidCode,
+    MaxAttemptsReached,
+    RateLimited,
+    RecipientRejected,
+    VerificationNotFound,
+)
+from .models import (
+    Channel,
+    Connector,
+    Message,
+    MessageKind,
+    UsageType,
+    Verification,
+    VerificationStatus,
+)
+from .phones import Phone, mask_phone, parse_phone
+from .signals import verification_approved, verification_requested
+from .tokens import consume_verification_token, make_token
+
+logger = logging.getLogger("django_sms_verify")
+
+__all__ = [
+    "CheckResult",
+    "check_verification",
+    "consume_verification_token",
+    "request_verification",
+    "send_notification",
+    "send_test_message",
+]
+
+
+def _usage_type(value: str) -> str:
+    if value not in UsageType.values:
+        raise ValueError(f"unknown usage type {value!r}; use one of {UsageType.values}")
+    return value
+
+
+def _channel(value: str) -> str:
+    if value not in Channel.values:
+        raise ValueError(f"unknown channel {value!r}; use one of {Channel.values}")
+    return value
+
+
+def _context(code: str) -> dict[str, Any]:
+    return {"code": code, "ttl_minutes": max(1, math.ceil(app_settings.CODE_TTL / 60))}
+
+
+# --- request ---------------------------------------------------------------------------
+
+
+def request_verification(
+    phone: str | Phone, usage_type: str, *, channel: str = "sms", client_ip: str | None = None
+) -> Verification:
+    """Send a code to ``phone`` for ``usage_type`` (or the pending code again).
+
+    Raises :class:`~.exceptions.InvalidPhoneNumber`, :class:`~.exceptions.ChannelUnavailable`,
+    :class:`~.exceptions.RateLimited`, :class:`~.exceptions.RecipientRejected` or
+    :class:`~.exceptions.DeliveryFailed`.
+    """
+    number = phone if isinstance(phone, Phone) else parse_phone(phone)
+    usage_type, channel = _usage_type(usage_type), _channel(channel)
+    if client_ip:
+        throttling.hit("ip", client_ip, app_settings.rate("IP_RATE"))
+    connectors = ensure_channel(number.region, channel)
+    scope_key = f"{number.e164}|{usage_type}"
+    throttling.take_interval("resend", scope_key, app_settings.RESEND_INTERVAL)
+    throttling.hit("phone", number.e164, app_settings.rate("PHONE_RATE"))
+
+    now = timezone.now()
+    verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
+    message = Message.objects.create(
+        kind=MessageKind.VERIFICATION,
+        verification=verification,
+        to=number.e164,
+        usage_type=usage_type,
+        channel=channel,
+    )
+    try:
+        deliver(message, connectors, _context(code), region=number.region, redact={"code": CODE_MASK})
+    except (DeliveryFailed, RecipientRejected):
+        if not resent:
+            # Not left pending: nobody received this code.
+            Verification.objects.filter(pk=verification.pk).update(
+                status=VerificationStatus.FAILED, code_encrypted=""
+            )
+            verification.status = VerificationStatus.FAILED
+        throttling.release_interval("resend", scope_key)
+        logger.info("verification %s to %s failed to send", verification.pk, mask_phone(number.e164))
+        raise
+    logger.info(
+        "verification %s %s to %s via %s",
+        verification.pk,
+        "resent" if resent else "sent",
+        mask_phone(number.e164),
+        message.connector_name,
+    )
+    verification_requested.send(
+        sender=Verification, verification=verification, message=message, resent=resent
+    )
+    return verification
+
+
+def _pending_or_new(phone: str, usage_type: str, channel: str, now) -> tuple[Verification, str, bool]:
+    """The pending verification to resend (same code), or a new one."""
+    pending = (
+        Verification.objects.filter(phone=phone, usage_type=usage_type, status=VerificationStatus.PENDING)
+        .order_by("-created_at")
+        .first()
+    )
+    if pending is not None and pending.expires_at > now and pending.code_encrypted:
+        counted = Verification.objects.filter(
+            pk=pending.pk, status=VerificationStatus.PENDING, send_count__lt=app_settings.MAX_SENDS
+        ).update(send_count=F("send_count") + 1, last_sent_at=now, channel=channel)
+        if not counted:
+            raise RateLimited((pending.expires_at - now).total_seconds())
+        pending.refresh_from_db()
+        return pending, crypto.decrypt(pending.code_encrypted), True
+    if pending is not None and pending.expires_at <= now:
+        Verification.objects.filter(pk=pending.pk, status=VerificationStatus.PENDING).update(
+            status=VerificationStatus.EXPIRED, code_encrypted=""
+        )
+    verification = Verification(
+        phone=phone,
+        usage_type=usage_type,
+        channel=channel,
+        send_count=1,
+        last_sent_at=now,
+        expires_at=now + timedelta(seconds=app_settings.CODE_TTL),
+    )
+    code = crypto.generate_code(app_settings.CODE_LENGTH)
+    verification.code_digest = crypto.code_digest(verification.pk, code)
+    verification.code_encrypted = crypto.encrypt(code)
+    verification.save(force_insert=True)
+    return verification, code, False
+
+
+def resend_after(verification: Verification) -> int:
+    """Seconds until ``verification``'s phone and usage type may be sent again."""
+    if not verification.last_sent_at:
+        return 0
+    ready = verification.last_sent_at + timedelta(seconds=app_settings.RESEND_INTERVAL)
+    return max(0, math.ceil((ready - timezone.now()).total_seconds()))
+
+
+# --- check -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    verification: Verification
+    token: str
+
+    @property
+    def phone(self) -> str:
+        return self.verification.phone
+
+
+def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckResult:
+    """Check ``code`` against the latest verification of ``phone`` and ``usage_type``.
+
+    Returns a :class:`CheckResult` with a single-use ``token``; raises
+    :class:`~.exceptions.InvalidCode` (with ``attempts_left``), :class:`~.exceptions.CodeExpired`,
+    :class:`~.exceptions.MaxAttemptsReached`, :class:`~.exceptions.VerificationNotFound` or
+    :class:`~.exceptions.RateLimited`.
+    """
+    number = phone if isinstance(phone, Phone) else parse_phone(phone)
+    usage_type = _usage_type(usage_type)
+    check_rate = app_settings.rate("PHONE_CHECK_RATE")
+    scope_key = f"{number.e164}|{usage_type}"
+    throttling.ensure_available("check", scope_key, check_rate)
+
+    latest = (
+        Verification.objects.filter(phone=number.e164, usage_type=usage_type)
+        .exclude(status=VerificationStatus.FAILED)
+        .order_by("-created_at")
+        .first()
+    )
+    if latest is None or latest.status in (VerificationStatus.APPROVED,):
+        raise VerificationNotFound()
+    if latest.status == VerificationStatus.LOCKED:
+        raise MaxAttemptsReached()
+    now = timezone.now()
+    if latest.status == VerificationStatus.EXPIRED or latest.expires_at <= now:
+        if latest.status == VerificationStatus.PENDING:
+            Verification.objects.filter(pk=latest.pk, status=VerificationStatus.PENDING).update(
+                status=VerificationStatus.EXPIRED, code_encrypted=""
+            )
+        raise CodeExpired()
+
+    correct = crypto.digests_match(crypto.code_digest(latest.pk, str(code)), latest.code_digest)
+    if correct:
+        return _approve(latest, now)
+    try:
+        _count_wrong_check(latest)
+    except InvalidCode:
+        throttling.count_event("check", scope_key, check_rate)
+        raise
+    raise AssertionError("unreachable")  # _count_wrong_check always raises
+
+
+def _approve(verification: Verification, now) -> CheckResult:
+    # One conditional UPDATE: of concurrent checks with the right code, one wins.
+    won = Verification.objects.filter(
+        pk=verification.pk,
+        status=VerificationStatus.PENDING,
+        check_attempts__lt=app_settings.MAX_CHECK_ATTEMPTS,
+        expires_at__gt=now,
+    ).update(status=VerificationStatus.APPROVED, approved_at=now, code_encrypted="")
+    if not won:
+        verification.refresh_from_db()
+        if verification.status == VerificationStatus.LOCKED:
+            raise MaxAttemptsReached()
+        if verification.status == VerificationStatus.APPROVED:
+            raise VerificationNotFound()
+        raise CodeExpired()
+    verification.status, verification.approved_at, verification.code_encrypted = (
+        VerificationStatus.APPROVED,
+        now,
+        "",
+    )
+    logger.info("verification %s approved", verification.pk)
+    verification_approved.send(sender=Verification, verification=verification)
+    return CheckResult(verification=verification, token=make_token(verification))
+
+
+def _count_wrong_check(verification: Verification) -> None:
+    """Count one wrong code; raise what the caller should answer.
+
+    Under a row lock where the database has them, with the count guarded in the UPDATE
+    as well, so concurrent wrong checks never evaluate more than MAX_CHECK_ATTEMPTS.
+    """
+    limit = app_settings.MAX_CHECK_ATTEMPTS
+    with transaction.atomic():
+        row = (
+            Verification.objects.select_for_update()
+            .filter(pk=verification.pk)
+            .values("status", "check_attempts")
+            .first()
+        )
+        if row is None or row["status"] == VerificationStatus.APPROVED:
+            raise VerificationNotFound()
+        attempts = row["check_attempts"]
+        if row["status"] == VerificationStatus.LOCKED or attempts >= limit:
+            raise MaxAttemptsReached()
+        new_attempts = attempts + 1
+        changes: dict[str, Any] = {"check_attempts": new_attempts}
+        if new_attempts >= limit:
+            changes.update(status=VerificationStatus.LOCKED, code_encrypted="")
+        counted = Verification.objects.filter(
+            pk=verification.pk, status=VerificationStatus.PENDING, check_attempts=attempts
+        ).update(**changes)
+    if not counted:
+        # Someone else changed the row between our read and write (SQLite has no row locks).
+        raise MaxAttemptsReached() if attempts + 1 >= limit else InvalidCode(0)
+    logger.info("verification %s wrong code (%s of %s)", verification.pk, new_attempts, limit)
+    raise InvalidCode(attempts_left=limit - new_attempts)
+
+
+# --- notifications and test sends -------------------------------------------------------
+
+
+def send_notification(
+    phone: str | Phone, usage_type: str, *, context: Mapping[str, Any] | None = None, channel: str = "sms"
+) -> Message:
+    """Send a notification rendered from the connector's template with ``context``.
+
+    Raises :class:`~.exceptions.RecipientRejected` or :class:`~.exceptions.DeliveryFailed`
+    (the returned or attached :class:`~.models.Message` records why).
+    """
+    number = phone if isinstance(phone, Phone) else parse_phone(phone)
+    usage_type, channel = _usage_type(usage_type), _channel(channel)
+    connectors = ensure_channel(number.region, channel)
+    message = Message.objects.create(
+        kind=MessageKind.NOTIFICATION, to=number.e164, usage_type=usage_type, channel=channel
+    )
+    return deliver(message, connectors, dict(context or {}), region=number.region)
+
+
+def send_test_message(
+    connector: Connector, phone: str | Phone, usage_type: str, *, channel: str = "sms"
+) -> Message:
+    """Send a sample code through ``connector`` only, for operators checking a set-up.
+
+    Never raises for a provider failure: the returned message has ``status == "failed"``
+    and the provider's ``error_code`` and ``error_message``.
+    """
+    number = phone if isinstance(phone, Phone) else parse_phone(phone)
+    usage_type, channel = _usage_type(usage_type), _channel(channel)
+    message = Message.objects.create(
+        kind=MessageKind.TEST, to=number.e164, usage_type=usage_type, channel=channel
+    )
+    code = crypto.generate_code(app_settings.CODE_LENGTH)
+    with contextlib.suppress(DeliveryFailed, RecipientRejected):
+        deliver(message, [connector], _context(code), region=number.region, redact={"code": CODE_MASK})
+    return message

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from .api.views import VerificationCheckView, VerificationRequestView
+
+app_name = "sms_verify"
+
+urlpatterns = [
+    path("verifications/", VerificationRequestView.as_view(), name="verification-request"),
+    path("verifications/check/", VerificationCheckView.as_view(), name="verification-check"),
+    path("webhooks/", include("django_sms_verify.webhooks.urls")),
+]

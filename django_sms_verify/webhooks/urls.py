@@ -1,0 +1,3 @@
+"""Provider webhooks, one module per provider (``webhooks/<provider>.py``)."""
+
+urlpatterns: list = []
