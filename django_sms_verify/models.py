@@ -270,3 +270,19 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status}"
+
+
+class OptOut(models.Model):
+    """A number that asked (STOP, 退订, TD...) to receive no more notifications."""
+
+    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    connector_name = models.CharField(_("connector"), max_length=64, blank=True)
+    keyword = models.CharField(_("keyword"), max_length=32, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("opt-out")
+        verbose_name_plural = _("opt-outs")
+
+    def __str__(self) -> str:
+        return self.phone

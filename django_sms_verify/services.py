@@ -27,6 +27,7 @@ from .exceptions import (
     DeliveryFailed,
     InvalidCode,
     MaxAttemptsReached,
+    OptedOut,
     RateLimited,
     RecipientRejected,
     VerificationNotFound,
@@ -36,6 +37,8 @@ from .models import (
     Connector,
     Message,
     MessageKind,
+    MessageStatus,
+    OptOut,
     UsageType,
     Verification,
     VerificationStatus,
@@ -50,6 +53,9 @@ __all__ = [
     "CheckResult",
     "check_verification",
     "consume_verification_token",
+    "is_opted_out",
+    "lift_opt_out",
+    "record_opt_out",
     "request_verification",
     "send_notification",
     "send_test_message",
@@ -297,10 +303,41 @@ def send_notification(
     number = phone if isinstance(phone, Phone) else parse_phone(phone)
     usage_type, channel = _usage_type(usage_type), _channel(channel)
     connectors = ensure_channel(number.region, channel)
-    message = Message.objects.create(
-        kind=MessageKind.NOTIFICATION, to=number.e164, usage_type=usage_type, channel=channel
-    )
+    message = Message(kind=MessageKind.NOTIFICATION, to=number.e164, usage_type=usage_type, channel=channel)
+    if is_opted_out(number.e164):
+        # Verification codes still go (the user asked for them); notifications do not.
+        error = OptedOut()
+        message.status, message.error_code, message.error_message = (
+            MessageStatus.FAILED,
+            error.code,
+            str(error.message),
+        )
+        message.save()
+        error.message_record = message
+        raise error
+    message.save()
     return deliver(message, connectors, dict(context or {}), region=number.region)
+
+
+# --- opt-outs ------------------------------------------------------------------------------
+
+
+def record_opt_out(phone: str, *, connector_name: str = "", keyword: str = "") -> None:
+    """Remember that ``phone`` (E.164) unsubscribed from notifications."""
+    OptOut.objects.update_or_create(
+        phone=phone, defaults={"connector_name": connector_name, "keyword": keyword[:32]}
+    )
+    logger.info("opt-out recorded for %s (%s)", mask_phone(phone), connector_name)
+
+
+def lift_opt_out(phone: str) -> None:
+    """``phone`` subscribed again (START)."""
+    OptOut.objects.filter(phone=phone).delete()
+    logger.info("opt-out lifted for %s", mask_phone(phone))
+
+
+def is_opted_out(phone: str) -> bool:
+    return OptOut.objects.filter(phone=phone).exists()
 
 
 def send_test_message(

@@ -38,6 +38,20 @@ class Migration(migrations.Migration):
             },
         ),
         migrations.CreateModel(
+            name='OptOut',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('phone', models.CharField(max_length=20, unique=True, verbose_name='phone')),
+                ('connector_name', models.CharField(blank=True, max_length=64, verbose_name='connector')),
+                ('keyword', models.CharField(blank=True, max_length=32, verbose_name='keyword')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
+            ],
+            options={
+                'verbose_name': 'opt-out',
+                'verbose_name_plural': 'opt-outs',
+            },
+        ),
+        migrations.CreateModel(
             name='Verification',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
