@@ -40,7 +40,10 @@ def exception_handler(exc, context):
         fields = data if isinstance(data, dict) else {"non_field_errors": data}
         codes = exc.get_codes()
         first = _first_code(codes) or "invalid"
-        response.data = {"detail": _first_message(fields), "code": first, **fields}
+        # Field errors stand at the top level ({"phone": [...]}) and, complete, under
+        # "errors": a field named like our own keys ("code", "detail") only appears there.
+        top_level = {k: v for k, v in fields.items() if k not in ("detail", "code", "errors")}
+        response.data = {"detail": _first_message(fields), "code": first, **top_level, "errors": fields}
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         response.data = {

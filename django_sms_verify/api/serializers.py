@@ -58,7 +58,7 @@ class VerificationRequestSerializer(serializers.Serializer):
 
 
 class CodeField(StrictCharField):
-    default_error_messages = {"invalid_format": _("Enter the %(length)s-digit code.")}
+    default_error_messages = {"invalid_format": _("Enter the {length}-digit code.")}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 10)
