@@ -118,7 +118,9 @@ def deliver(
     when every connector failed; the message records why either way.
     """
     safe_context = {**context, **(redact or {})}
+    tried: Connector | None = None
     for connector in connectors:
+        tried = connector
         template = template_for(connector, message.usage_type)
         try:
             if template is None:
@@ -164,7 +166,8 @@ def deliver(
         )
     last = message.attempts[-1]
     message.error_code, message.error_message = last["error_code"], last["error_message"]
-    _finish(message, None, MessageStatus.FAILED)
+    # The log names the last connector tried, so failed sends show under its filter.
+    _finish(message, tried, MessageStatus.FAILED)
     raise DeliveryFailed(message_record=message)
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto
 from .exceptions import TemplateError
+from .phones import mask_phone
 from .providers import Provider, provider_class
 from .templating import check_verification_template, check_wellformed
 
@@ -204,7 +205,7 @@ class Verification(models.Model):
         indexes = [models.Index(fields=["phone", "usage_type", "-created_at"], name="sms_verify_v_lookup")]
 
     def __str__(self) -> str:
-        return f"{self.usage_type} {self.status}"
+        return f"{self.get_usage_type_display()} → {mask_phone(self.phone)} ({self.get_status_display()})"
 
 
 class MessageKind(models.TextChoices):
@@ -269,7 +270,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=["provider", "provider_message_id"], name="sms_verify_m_provider_id")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.status}"
+        return f"{self.get_kind_display()} → {mask_phone(self.to)} ({self.get_status_display()})"
 
 
 class OptOut(models.Model):
