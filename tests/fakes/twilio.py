@@ -386,6 +386,8 @@ def _handler_for(fake: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
 
         def setup(self) -> None:
             super().setup()
+            # Headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with fake._lock:
                 fake._connections.add(self.connection)
 
