@@ -221,6 +221,7 @@ def test_slow_answer_times_out_and_fails_over(api, make_connector, fake, backup_
         (21408, "region_blocked"),
         (21612, "unreachable"),
         (21614, "not_mobile"),
+        (30005, "invalid_number"),
     ],
 )
 def test_recipient_errors_answer_400_without_failover(

@@ -42,6 +42,11 @@ PERMANENT_REST_ERRORS: dict[int, RecipientError] = {
     21612: UNREACHABLE,  # 'To' not reachable via SMS from this sender
     21614: NOT_MOBILE,  # 'To' is not a valid mobile number
     21635: NOT_MOBILE,  # 'To' number cannot be a landline
+    # Carrier delivery errors: normally reported later in status callbacks, but about the
+    # recipient wherever they appear (another provider cannot reach the handset either).
+    30003: UNREACHABLE,  # Unreachable destination handset
+    30005: INVALID_NUMBER,  # Unknown destination handset (inactive, no longer in service)
+    30006: NOT_MOBILE,  # Landline or unreachable carrier
 }
 
 # Delivery errors that arrive later, as ErrorCode in status callbacks (for the log).
