@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 import django_sms_verify
 from django_sms_verify.models import Connector, Message
 from tests.conftest import PHONE_CN
+from tests.fakes.twilio import FakeTwilioAPI
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -83,8 +84,18 @@ class ConnectorRecipe:
     message_id: re.Pattern = re.compile(r"^locmem-[0-9a-f]{16}$")
 
 
-def locmem_recipe() -> ConnectorRecipe:
-    return ConnectorRecipe(provider="locmem", name="browser-locmem")
+def twilio_recipe(fake: FakeTwilioAPI) -> ConnectorRecipe:
+    return ConnectorRecipe(
+        provider="twilio",
+        name="browser-twilio",
+        credentials={
+            "cfg_accountSID": fake.account_sid,
+            "cfg_authToken": fake.auth_token,
+            "cfg_fromMessagingServiceSID": "MG" + "0" * 32,
+        },
+        base_url=fake.base_url,
+        message_id=re.compile(r"^SM[0-9a-f]{32}$"),
+    )
 
 
 def login(page: Page, base_url: str) -> None:
@@ -95,8 +106,14 @@ def login(page: Page, base_url: str) -> None:
     expect(page.locator("#site-name")).to_be_visible()
 
 
-def test_operator_creates_a_connector_and_sends_a_test_sms(page, live_server, admin_user):
-    recipe = locmem_recipe()
+@pytest.fixture
+def fake_twilio():
+    with FakeTwilioAPI() as fake:
+        yield fake
+
+
+def test_operator_creates_a_connector_and_sends_a_test_sms(page, live_server, admin_user, fake_twilio):
+    recipe = twilio_recipe(fake_twilio)
     base = live_server.url
     login(page, base)
 
@@ -110,6 +127,7 @@ def test_operator_creates_a_connector_and_sends_a_test_sms(page, live_server, ad
     for name, value in recipe.credentials.items():
         page.fill(f"#id_{name}", value)
     if recipe.base_url:
+        page.locator("summary", has_text="Advanced").click()  # the collapsed fieldset
         page.fill("#id_base_url", recipe.base_url)
     signin_row = "#id_templates-1-content"  # rows come preset: Register, SignIn, ...
     expect(page.locator("#id_templates-1-usage_type")).to_have_value("SignIn")
@@ -117,6 +135,9 @@ def test_operator_creates_a_connector_and_sends_a_test_sms(page, live_server, ad
     page.click("input[name=_continue]")
     expect(page.locator(".errorlist").first).to_contain_text("Unknown placeholder <<cod>>")
     page.fill(signin_row, "Your sign-in code is <<code>>, valid <<ttl_minutes>> minutes")
+    for name, value in recipe.credentials.items():  # password inputs never echo a value back
+        if not page.input_value(f"#id_{name}"):
+            page.fill(f"#id_{name}", value)
     page.click("input[name=_continue]")
     expect(page.locator("ul.messagelist")).to_contain_text("was added successfully")
     screenshot(page, "connector-change-page")
@@ -131,6 +152,10 @@ def test_operator_creates_a_connector_and_sends_a_test_sms(page, live_server, ad
     screenshot(page, "test-send-result")
     provider_id = message_id.inner_text()
     assert Message.objects.get().provider_message_id == provider_id
+    # the fake Twilio API received it, with the connector's credentials (it checks Basic auth)
+    (sent,) = fake_twilio.messages
+    assert sent["To"] == PHONE_CN and sent["MessagingServiceSid"] == "MG" + "0" * 32
+    assert re.fullmatch(r"Your sign-in code is \d{6}, valid 10 minutes", sent["Body"])
     assert Connector.objects.get(name=recipe.name).regions == ["CN", "US"]
 
     # the link leads to that message in the delivery log
