@@ -16,8 +16,10 @@ client's timeout). Every request is recorded in :attr:`requests`.
         ...
         fake.requests[-1].body["datas"]
 
-Other test modules can use the :func:`fake_ronglian` fixture (import it, or list this
-module in ``pytest_plugins`` in the root conftest).
+The :func:`fake_ronglian` fixture gives any test module a running fake once the root
+``tests/conftest.py`` imports it (``from tests.fakes.ronglian import fake_ronglian  # noqa:
+F401``) or lists this module in ``pytest_plugins``; or wrap :class:`FakeRonglian` in a
+fixture of your own, as ``tests/test_ronglian_send.py`` does.
 """
 
 from __future__ import annotations
@@ -126,6 +128,9 @@ class ReceivedRequest:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
     timeout = 5  # idle keep-alive connections end by themselves
+    # Headers and body leave in one segment: no Nagle/delayed-ACK stall on keep-alive.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
     server: _Server
 
     def setup(self) -> None:
