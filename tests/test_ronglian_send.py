@@ -372,6 +372,18 @@ def test_missing_auth_token_fails_over_without_calling_the_platform(api, fake, m
     assert "authToken" in attempt["error_message"]
 
 
+def test_template_saved_without_template_id_fails_over_without_calling_the_platform(
+    api, fake, ronglian, backup
+):
+    Template.objects.filter(connector=ronglian).update(template_id="")  # bypasses validation
+
+    response = request_code(api)
+
+    assert response.status_code == 202
+    assert fake.requests == []
+    assert latest_message().attempts[0]["error_code"] == "misconfigured"
+
+
 # --- secrets and codes stay out of logs and output ------------------------------------
 
 

@@ -112,6 +112,8 @@ class RonglianProvider(Provider):
         datas = message.params if message.params is not None else []
         if not _is_datas(datas):
             raise self._misconfigured(_("The template's params must be a list of texts."))
+        if not message.template_id.strip():
+            raise self._misconfigured(_("The template has no templateId."))
         body = {
             "to": recipient(message.to),
             "appId": self._credential("appId"),
