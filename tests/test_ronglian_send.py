@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import socket
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -336,7 +337,7 @@ def test_unreadable_answer_fails_over(api, fake, ronglian, backup):
 
 
 def test_timeout_fails_over_within_the_provider_timeout(api, fake, ronglian, backup):
-    fake.delay(PROVIDER_TIMEOUT + 2)
+    fake.delay(PROVIDER_TIMEOUT + 5)  # cut short when the fake stops
 
     started = time.monotonic()
     response = request_code(api)
@@ -345,16 +346,16 @@ def test_timeout_fails_over_within_the_provider_timeout(api, fake, ronglian, bac
     assert response.status_code == 202
     assert latest_message().attempts[0]["error_code"] == "timeout"
     assert [sent.connector for sent in django_sms_verify.outbox] == ["locmem-backup"]
-    assert PROVIDER_TIMEOUT <= elapsed < PROVIDER_TIMEOUT + 1.5
+    assert PROVIDER_TIMEOUT <= elapsed < PROVIDER_TIMEOUT + 3  # slack for a busy machine
 
 
 def test_connection_refused_fails_over(api, make_ronglian, backup):
-    closed = FakeRonglian().start()
-    url = closed.url
-    closed.stop()  # nothing listens on that port any more
-    make_ronglian(base_url=url)
+    # A port we hold bound but never listen on: connections to it are refused.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        make_ronglian(base_url=f"http://127.0.0.1:{holder.getsockname()[1]}")
 
-    response = request_code(api)
+        response = request_code(api)
 
     assert response.status_code == 202
     assert latest_message().attempts[0]["error_code"] == "unreachable"
