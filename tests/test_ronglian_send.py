@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 
 import django_sms_verify
 from django_sms_verify import services
@@ -440,7 +441,7 @@ def test_template_needs_a_numeric_template_id_and_list_params(ronglian):
         template = Template(connector=ronglian, usage_type="Register", **fields)
         try:
             template.full_clean()
-        except Exception as exc:  # ValidationError
+        except ValidationError as exc:
             return set(exc.message_dict)
         return set()
 
