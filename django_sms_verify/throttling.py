@@ -44,13 +44,15 @@ def count_event(scope: str, ident: str, rate: Rate) -> tuple[int, float]:
     window, remaining = _window(rate, now)
     key = _key(scope, ident, window)
     cache = _cache()
-    cache.add(key, 0, timeout=rate.period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 0, timeout=rate.period + 1)
-        count = cache.incr(key)
-    return count, remaining
+    for _attempt in range(3):
+        if cache.add(key, 1, timeout=rate.period + 1):
+            return 1, remaining
+        try:
+            return cache.incr(key), remaining
+        except ValueError:  # the key expired (or was evicted) between add and incr
+            continue
+    # The cache keeps losing the key (evictions under pressure): count this one alone.
+    return 1, remaining
 
 
 def ensure_available(scope: str, ident: str, rate: Rate) -> None:

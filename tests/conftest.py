@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
 import django_sms_verify
@@ -16,9 +17,22 @@ REQUEST_URL = "/api/sms-verify/verifications/"
 CHECK_URL = "/api/sms-verify/verifications/check/"
 
 
+def clear_test_cache() -> None:
+    """Empty this run's cache. On a shared Redis only this run's keys go, so parallel runs
+    (other checkouts) keep theirs."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        client = backend._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{backend.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        backend.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_state():
-    cache.clear()
+    clear_test_cache()
     django_sms_verify.outbox.clear()
     yield
     django_sms_verify.outbox.clear()
