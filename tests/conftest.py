@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.test import APIClient
 
 import django_sms_verify
@@ -16,9 +17,21 @@ REQUEST_URL = "/api/sms-verify/verifications/"
 CHECK_URL = "/api/sms-verify/verifications/check/"
 
 
+def _clear_cache() -> None:
+    """Empty this run's cache. On Redis only our own keys: ``cache.clear()`` is FLUSHDB, which
+    would also wipe the rate-limit counters of every other run sharing that Redis database."""
+    if isinstance(cache, RedisCache) and cache.key_prefix:
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_state():
-    cache.clear()
+    _clear_cache()
     django_sms_verify.outbox.clear()
     yield
     django_sms_verify.outbox.clear()
