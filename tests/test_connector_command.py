@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_sms_verify.models import Connector, Template
-from tests.fakes import secret_provider as secret_provider_module
+from tests.fakes import outbox_providers
 
 MASK = "********"
 SECRET = "sk_test_5c2d8e1f9a0b4c3d"
@@ -89,7 +89,7 @@ def secret_file(provider: str, **changes) -> dict:
 @pytest.fixture
 def secret_provider(monkeypatch) -> str:
     """A provider key whose connectors hold an ``apiKey`` secret (see tests/fakes)."""
-    return secret_provider_module.register(monkeypatch)
+    return outbox_providers.register(monkeypatch)
 
 
 @pytest.fixture

@@ -187,3 +187,29 @@ def test_malformed_input_gets_a_clear_4xx(api, pending, url, body):
     pending.refresh_from_db()
     assert pending.check_attempts == 0
     assert pending.status == "pending"
+
+
+MALFORMED_CONTENT_TYPES = {
+    "json declared as utf-16": ("application/json; charset=utf-16", 400),
+    "json api media type": ("application/vnd.api+json", 415),
+    "no content type": ("", 415),
+    "text/json": ("text/json", 415),
+    "jsonp": ("application/javascript", 415),
+    "form with a json body": ("application/x-www-form-urlencoded", 415),
+}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"), list(MALFORMED_CONTENT_TYPES.values()), ids=list(MALFORMED_CONTENT_TYPES)
+)
+@pytest.mark.parametrize("url", [REQUEST_URL, CHECK_URL])
+def test_malformed_content_type_gets_a_clear_4xx(api, pending, url, content_type, status):
+    api.raise_request_exception = False
+    body = json.dumps(VALID_CHECK).encode()
+    response = api.generic("POST", url, body, content_type=content_type)
+    assert response.status_code == status, response.content[:300]
+    data = response.json()
+    assert data["detail"] and data["code"]
+    assert django_sms_verify.outbox == []
+    pending.refresh_from_db()
+    assert pending.check_attempts == 0

@@ -19,7 +19,7 @@ import django_sms_verify
 from django_sms_verify import consume_verification_token, services
 from django_sms_verify.models import Connector
 from tests.conftest import PHONE_CN
-from tests.fakes import secret_provider as secret_provider_module
+from tests.fakes import outbox_providers
 from tests.helpers import check_code, latest_code, request_code, wrong_code
 
 SECRET = "sk_test_9f3c1e7a55d04b2c8e6f0a1b2c3d4e5f"
@@ -29,7 +29,7 @@ ACCOUNT = "acme-sms-account"
 @pytest.fixture
 def secret_provider(monkeypatch) -> str:
     """A provider key whose connectors hold an ``apiKey`` secret (see tests/fakes)."""
-    return secret_provider_module.register(monkeypatch)
+    return outbox_providers.register(monkeypatch)
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from django.utils.dateparse import parse_datetime
 import django_sms_verify
 from django_sms_verify import consume_verification_token, services
 from django_sms_verify.exceptions import DeliveryFailed, InvalidToken, RecipientRejected, TemplateError
-from django_sms_verify.models import Message, MessageKind, MessageStatus, Verification
+from django_sms_verify.models import Connector, Message, MessageKind, MessageStatus, Verification
 from django_sms_verify.signals import message_status_changed, verification_approved, verification_requested
 from tests.conftest import PHONE_CN, PHONE_US
+from tests.fakes import outbox_providers
 from tests.helpers import assert_error, check_code, latest_code, request_code, sent_codes, wrong_code
 
 PHONE_CN_2 = "+8613900139000"
@@ -718,3 +719,87 @@ def test_send_test_message_reports_the_provider_error_without_raising(make_conne
     assert message.error_code == error_code
     assert message.error_message
     assert Message.objects.get(pk=message.pk).status == MessageStatus.FAILED
+
+
+# --- PROVIDER_TIMEOUT, PUBLIC_BASE_URL, CACHE_ALIAS, ENCRYPTION_KEYS -------------------------
+
+
+@pytest.fixture
+def secret_connector(make_connector, monkeypatch):
+    """A connector of the credentialed test provider, which records what each send was given."""
+    key = outbox_providers.register(monkeypatch)
+    return make_connector("creds", provider=key, config={"account": "acme"}, secrets={"apiKey": "k"})
+
+
+@pytest.mark.parametrize("timeout", [3, 10])
+def test_provider_timeout_reaches_the_provider(api, secret_connector, sms_settings, timeout):
+    sms_settings(PROVIDER_TIMEOUT=timeout)
+    assert request_code(api).status_code == 202
+    assert outbox_providers.seen_by_sends[-1][0] == timeout
+
+
+def test_public_base_url_is_the_origin_given_to_providers(api, secret_connector, sms_settings):
+    sms_settings(PUBLIC_BASE_URL="https://sms.example.com/")
+    request_code(api)
+    assert outbox_providers.seen_by_sends[-1][1] == "https://sms.example.com"
+
+
+def test_without_public_base_url_the_request_origin_is_used_and_forgotten_after(api, secret_connector):
+    request_code(api, HTTP_HOST="shop.example.org")
+    assert outbox_providers.seen_by_sends[-1][1] == "http://shop.example.org"
+    # A send outside any request must not reuse the last request's host.
+    services.send_test_message(secret_connector, PHONE_CN, "SignIn")
+    assert outbox_providers.seen_by_sends[-1][1] == ""
+
+
+def test_cache_alias_holds_the_rate_limit_counters(api, connector, settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "default"},
+        "limits": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "limits"},
+    }
+    settings.SMS_VERIFY = {"CACHE_ALIAS": "limits", "PHONE_RATE": "1/h", "RESEND_INTERVAL": 0}
+    assert request_code(api).status_code == 202
+    caches["default"].clear()  # the counters are not there...
+    assert request_code(api).status_code == 429
+    caches["limits"].clear()  # ...but here
+    assert request_code(api).status_code == 202
+
+
+def test_encryption_keys_rotate_without_losing_secrets_or_pending_codes(api, make_connector, settings):
+    from cryptography.fernet import Fernet
+
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.SMS_VERIFY = {"ENCRYPTION_KEYS": [old_key], "RESEND_INTERVAL": 0}
+    connector = make_connector()
+    connector.set_secrets({"token": "kept"})
+    connector.save()
+    request_code(api)
+    code = latest_code()
+    settings.SMS_VERIFY = {"ENCRYPTION_KEYS": [new_key, old_key], "RESEND_INTERVAL": 0}
+    assert Connector.objects.get().get_secrets() == {"token": "kept"}
+    request_code(api)  # the resend decrypts the pending code with the old key
+    assert sent_codes() == [code, code]
+    settings.SMS_VERIFY = {"ENCRYPTION_KEYS": [new_key]}
+    with pytest.raises(ValueError, match="encryption keys"):
+        Connector.objects.get().get_secrets()
+
+
+# --- channels ------------------------------------------------------------------------------
+
+
+def test_voice_without_a_connector_that_can_call_is_400_channel_unavailable(api, make_connector, monkeypatch):
+    make_connector("sms-only", provider=outbox_providers.register_sms_only(monkeypatch))
+    body = assert_error(request_code(api, channel="voice"), 400, "channel_unavailable")
+    assert body["channel"]
+    assert django_sms_verify.outbox == []
+    assert not Verification.objects.exists()
+    assert request_code(api, channel="sms").status_code == 202
+
+
+def test_voice_skips_connectors_that_cannot_call(api, make_connector, monkeypatch):
+    make_connector("sms-only", priority=1, provider=outbox_providers.register_sms_only(monkeypatch))
+    make_connector("caller", priority=50)
+    request_code(api, channel="voice")
+    assert [(m.connector, m.channel) for m in django_sms_verify.outbox] == [("caller", "voice")]

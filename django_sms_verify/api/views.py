@@ -46,6 +46,12 @@ class SmsVerifyAPIView(APIView):
         super().initial(request, *args, **kwargs)
         set_request_origin(f"{request.scheme}://{request.get_host()}")
 
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            set_request_origin(None)  # sends later in this thread are outside this request
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = "no-store"

@@ -1,8 +1,12 @@
-"""A locmem provider with credentials: a required account name and a secret API key.
+"""Variants of the locmem provider for behaviours the core providers cannot show.
 
-The core providers (console, locmem) have no secrets; this one lets tests follow a secret from a
-connector file through encryption, sends and exports. ``register(monkeypatch)`` adds it to the
-provider registry under a key of its own for one test.
+- ``SecretLocmemProvider`` ("secretmem") has credentials, a required account name and a secret API
+  key: tests follow a secret from a connector file through encryption, sends and exports. It
+  records what each send was given (timeout, public origin).
+- ``SmsOnlyLocmemProvider`` ("smsonly") cannot place calls, like Aliyun and Ronglian.
+
+``register(monkeypatch)`` / ``register_sms_only(monkeypatch)`` add them to the provider registry
+for one test.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from django_sms_verify.providers.locmem import LocmemProvider
 
 KEY = "secretmem"
 
+# What each send was given besides the message: (timeout, public_origin), newest last.
+seen_by_sends: list[tuple[float, str]] = []
+
 
 class SecretLocmemProvider(LocmemProvider):
     key = KEY
@@ -27,6 +34,7 @@ class SecretLocmemProvider(LocmemProvider):
     )
 
     def _deliver(self, message: OutgoingMessage) -> SendResult:
+        seen_by_sends.append((self.timeout, message.public_origin))
         # Like a real API: no send without the decrypted secret.
         if not self.secrets.get("apiKey"):
             raise PermanentProviderError("missing credentials", provider=self.key, reason="unauthorized")
@@ -39,4 +47,22 @@ def register(monkeypatch) -> str:
 
     monkeypatch.setitem(PROVIDER_CLASSES, KEY, f"{__name__}.SecretLocmemProvider")
     monkeypatch.setitem(providers._loaded, KEY, SecretLocmemProvider)
+    seen_by_sends.clear()
     return KEY
+
+
+SMS_ONLY_KEY = "smsonly"
+
+
+class SmsOnlyLocmemProvider(LocmemProvider):
+    key = SMS_ONLY_KEY
+    verbose_name = _("Outbox without voice (tests)")
+    supports_voice = False
+
+
+def register_sms_only(monkeypatch) -> str:
+    from django_sms_verify import providers
+
+    monkeypatch.setitem(PROVIDER_CLASSES, SMS_ONLY_KEY, f"{__name__}.SmsOnlyLocmemProvider")
+    monkeypatch.setitem(providers._loaded, SMS_ONLY_KEY, SmsOnlyLocmemProvider)
+    return SMS_ONLY_KEY
