@@ -62,7 +62,9 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
             errors.append(_error(name, f"is not a rate: {exc}.", "E003"))
     regions = app_settings.ALLOWED_REGIONS
     if regions is not None:
-        if isinstance(regions, str) or not all(isinstance(r, str) for r in regions):
+        if not isinstance(regions, list | tuple | set | frozenset) or not all(
+            isinstance(r, str) for r in regions
+        ):
             errors.append(_error("ALLOWED_REGIONS", "must be a list of ISO 3166 alpha-2 codes.", "E004"))
         else:
             unknown = sorted(r for r in regions if r.upper() not in KNOWN_REGIONS)
@@ -77,7 +79,10 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
         )
     base_url = app_settings.PUBLIC_BASE_URL
     if base_url is not None:
-        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        try:
+            parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        except ValueError:  # e.g. "http://[::1": an unclosed IPv6 host
+            parts = None
         if not parts or parts.scheme not in ("http", "https") or not parts.netloc:
             errors.append(
                 _error("PUBLIC_BASE_URL", f"must be an absolute http(s) URL, got {base_url!r}.", "E006")

@@ -30,6 +30,7 @@ from .exceptions import (
     OptedOut,
     RateLimited,
     RecipientRejected,
+    TemplateError,
     VerificationNotFound,
 )
 from .models import (
@@ -297,7 +298,8 @@ def send_notification(
 ) -> Message:
     """Send a notification rendered from the connector's template with ``context``.
 
-    Raises :class:`~.exceptions.RecipientRejected` or :class:`~.exceptions.DeliveryFailed`
+    Raises :class:`~.exceptions.RecipientRejected`, :class:`~.exceptions.DeliveryFailed`, or
+    :class:`~.exceptions.TemplateError` when ``context`` cannot fill any connector's template
     (the returned or attached :class:`~.models.Message` records why).
     """
     number = phone if isinstance(phone, Phone) else parse_phone(phone)
@@ -316,7 +318,17 @@ def send_notification(
         error.message_record = message
         raise error
     message.save()
-    return deliver(message, connectors, dict(context or {}), region=number.region)
+    try:
+        return deliver(message, connectors, dict(context or {}), region=number.region)
+    except DeliveryFailed as exc:
+        attempts = message.attempts
+        if attempts and all(a["error_code"] == "template_error" for a in attempts):
+            # The caller's context cannot fill any connector's template: a programming
+            # error to name, not an outage to retry.
+            error = TemplateError(message.error_message)
+            error.message_record = message
+            raise error from exc
+        raise
 
 
 # --- opt-outs ------------------------------------------------------------------------------

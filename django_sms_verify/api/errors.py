@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -13,6 +15,12 @@ class ServiceError(exceptions.APIException):
         self.status_code = status_code
         self.extra = extra
         super().__init__(detail=str(error.message), code=error.code)
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+    default_code = "request_too_large"
 
 
 def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
@@ -32,6 +40,8 @@ def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: JSON, not Django's HTML 400
+        exc = RequestTooLarge()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -46,7 +46,8 @@ class PhoneField(StrictCharField):
 
 class StrictChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data):
-        if not isinstance(data, str):
+        if not isinstance(data, str) or data not in self.choice_strings_to_values:
+            # Echo a short prefix only: never a 100 000-character answer.
             self.fail("invalid_choice", input=str(data)[:32])
         return super().to_internal_value(data)
 

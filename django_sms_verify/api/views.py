@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +12,7 @@ from ..delivery import set_request_origin
 from ..exceptions import SmsVerifyError
 from ..throttling import client_ip
 from .errors import exception_handler, to_api_error
+from .parsers import StrictJSONParser
 from .serializers import (
     CheckResponseSerializer,
     ErrorSerializer,
@@ -32,7 +32,7 @@ except ImportError:  # the schema is optional
 class SmsVerifyAPIView(APIView):
     """Our own parsing, rendering and error shapes, whatever the host's DRF defaults."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
     renderer_classes = [JSONRenderer]
     authentication_classes: list = []
     permission_classes: list = []

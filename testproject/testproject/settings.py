@@ -1,7 +1,8 @@
 """The testproject: uses django-sms-verify the way a host project would.
 
 SQLite and the console connector by default. Environment:
-- ``DATABASE_URL`` (e.g. postgres://postgres@127.0.0.1:5432/test), ``REDIS_URL`` (cache);
+- ``DATABASE_URL`` (e.g. postgres://postgres@127.0.0.1:5432/test), ``SQLITE_PATH`` (the SQLite file
+  otherwise), ``REDIS_URL`` (cache) and ``REDIS_KEY_PREFIX``;
 - ``SMS_VERIFY_<SETTING>`` overrides that SMS_VERIFY setting (lists comma-separated);
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``.
 """
@@ -72,6 +73,8 @@ if os.environ.get("REDIS_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["REDIS_URL"],
+            # Separates sites (or test runs) sharing one Redis.
+            "KEY_PREFIX": os.environ.get("REDIS_KEY_PREFIX", ""),
         }
     }
 else:
