@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -15,9 +17,18 @@ class ServiceError(exceptions.APIException):
         super().__init__(detail=str(error.message), code=error.code)
 
 
+# Every throttle answers alike (SPEC §6: nothing may depend on the number): one Retry-After
+# for everybody at a given moment, the next full minute, whichever limit it was.
+RETRY_AFTER_STEP = 60
+
+
+def public_retry_after() -> int:
+    return RETRY_AFTER_STEP - int(time.time()) % RETRY_AFTER_STEP
+
+
 def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
     if isinstance(error, domain.RateLimited):
-        return exceptions.Throttled(wait=error.wait)
+        return exceptions.Throttled(wait=public_retry_after())
     if isinstance(error, domain.InvalidPhoneNumber):
         return exceptions.ValidationError({"phone": [str(error.message)]}, code=error.code)
     if isinstance(error, domain.ChannelUnavailable):
@@ -25,7 +36,10 @@ def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
     if isinstance(error, domain.DeliveryFailed):
         return ServiceError(error, status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(error, domain.RecipientRejected):
-        return ServiceError(error, status.HTTP_400_BAD_REQUEST, reason=error.reason)
+        # One answer for every permanent refusal: "unsubscribed" or "blacklisted" would tell
+        # anyone that the number has had dealings with this site. The message record and the
+        # security log keep the provider's reason.
+        return ServiceError(domain.RecipientRejected(), status.HTTP_400_BAD_REQUEST, reason="rejected")
     if isinstance(error, domain.InvalidCode):
         return ServiceError(error, status.HTTP_400_BAD_REQUEST, attempts_left=error.attempts_left)
     return ServiceError(error, status.HTTP_400_BAD_REQUEST)
