@@ -42,7 +42,7 @@ SECRET_FIELDS = frozenset(
     }
 )
 PHONE_FIELDS = frozenset({"phone", "to"})
-ROUTINE_EVENTS = frozenset({"verification_requested", "verification_approved"})
+ROUTINE_EVENTS = frozenset({"verification_requested", "verification_approved", "idempotency_replayed"})
 MAX_VALUE_LENGTH = 200
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 # Unicode categories escaped in the line: controls (newlines, ANSI escapes, DEL, C1),
