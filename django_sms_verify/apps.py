@@ -10,3 +10,9 @@ class SmsVerifyConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .conversion import on_verification_approved, on_verification_requested
+        from .signals import verification_approved, verification_requested
+
+        # The pumping monitor counts sends and approvals per region.
+        verification_requested.connect(on_verification_requested, dispatch_uid="sms_verify.conversion.sent")
+        verification_approved.connect(on_verification_approved, dispatch_uid="sms_verify.conversion.approved")

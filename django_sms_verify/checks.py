@@ -21,8 +21,16 @@ INT_BOUNDS = {
     "NUM_PROXIES": (0, 10),
     "PROVIDER_TIMEOUT": (1, 120),
     "TOKEN_TTL": (30, 86400),
+    "CONVERSION_MIN_SENDS": (0, 1_000_000),
+    "CONVERSION_WINDOW": (60, 7 * 86400),
+    "CONVERSION_COOLDOWN": (1, 7 * 86400),
+    "IDEMPOTENCY_TTL": (60, 7 * 86400),
 }
-RATE_SETTINGS = ("PHONE_RATE", "IP_RATE", "PHONE_CHECK_RATE")
+RATE_SETTINGS = ("PHONE_RATE", "IP_RATE", "PHONE_CHECK_RATE", "PREFIX_RATE")
+NUMBER_TYPE_SETTINGS = ("SMS_NUMBER_TYPES", "VOICE_NUMBER_TYPES")
+KNOWN_NUMBER_TYPES = frozenset(
+    name for name in vars(phonenumbers.PhoneNumberType) if name.isupper() and name != "UNKNOWN"
+)
 KNOWN_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
@@ -113,5 +121,53 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
         if app_settings.CACHE_ALIAS not in settings.CACHES:
             errors.append(
                 _error("CACHE_ALIAS", f"names no cache in CACHES: {app_settings.CACHE_ALIAS!r}.", "E008")
+            )
+    errors.extend(_abuse_setting_errors())
+    return errors
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _abuse_setting_errors() -> list[Error]:
+    """The settings of the abuse defenses (number types, conversion monitor, spend caps)."""
+    errors: list[Error] = []
+    for name in NUMBER_TYPE_SETTINGS:
+        types = getattr(app_settings, name)
+        if isinstance(types, str) or not isinstance(types, list | tuple) or not types:
+            errors.append(_error(name, "must be a non-empty list of phonenumbers number types.", "E009"))
+            continue
+        unknown = sorted(str(t) for t in types if t not in KNOWN_NUMBER_TYPES)
+        if unknown:
+            errors.append(
+                _error(
+                    name,
+                    f"has unknown number types {unknown}; use {sorted(KNOWN_NUMBER_TYPES)}.",
+                    "E009",
+                )
+            )
+    rate = app_settings.CONVERSION_MIN_RATE
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        errors.append(_error("CONVERSION_MIN_RATE", f"must be a fraction from 0 to 1, got {rate!r}.", "E010"))
+    cap = app_settings.DAILY_SEND_CAP
+    if cap is not None and not _is_count(cap):
+        errors.append(
+            _error("DAILY_SEND_CAP", f"must be None or a whole number of 0 or more, got {cap!r}.", "E011")
+        )
+    caps = app_settings.CONNECTOR_DAILY_SEND_CAPS
+    if not isinstance(caps, dict):
+        errors.append(
+            _error("CONNECTOR_DAILY_SEND_CAPS", "must be a dict of connector name -> daily cap.", "E011")
+        )
+    else:
+        bad = sorted(str(k) for k, v in caps.items() if not isinstance(k, str) or not _is_count(v))
+        if bad:
+            errors.append(
+                _error(
+                    "CONNECTOR_DAILY_SEND_CAPS",
+                    f"needs a whole number of 0 or more for connectors {bad}.",
+                    "E011",
+                )
             )
     return errors

@@ -31,6 +31,25 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (url-safe base64, 32 bytes) for secrets at rest; the first encrypts,
     # all decrypt. Empty = keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
     "ENCRYPTION_KEYS": [],
+    # --- abuse and fraud defenses (docs/abuse.md) ---
+    # phonenumbers number types a code may be sent to, per channel; the rest (fixed lines
+    # for SMS, premium rate, shared cost, toll free, VoIP where known, pagers...) get a 400.
+    "SMS_NUMBER_TYPES": ["MOBILE", "FIXED_LINE_OR_MOBILE"],
+    "VOICE_NUMBER_TYPES": ["MOBILE", "FIXED_LINE_OR_MOBILE", "FIXED_LINE"],
+    # Sends to one number block: the E.164 number without its last 4 digits.
+    "PREFIX_RATE": "20/h",
+    # Per-region send-to-approval monitor: once a region had at least CONVERSION_MIN_SENDS
+    # sends within CONVERSION_WINDOW seconds and fewer than CONVERSION_MIN_RATE of them were
+    # approved, its sends stop for CONVERSION_COOLDOWN seconds. 0 sends turns it off.
+    "CONVERSION_MIN_SENDS": 50,
+    "CONVERSION_MIN_RATE": 0.2,
+    "CONVERSION_WINDOW": 3600,
+    "CONVERSION_COOLDOWN": 3600,
+    # Daily send caps (the site's local day): overall, and per connector name. None = no cap.
+    "DAILY_SEND_CAP": None,
+    "CONNECTOR_DAILY_SEND_CAPS": {},
+    # Seconds an Idempotency-Key and the answer it replays are kept.
+    "IDEMPOTENCY_TTL": 86400,
 }
 
 RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

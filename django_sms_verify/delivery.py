@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import spending
 from .conf import app_settings
 from .exceptions import (
     ChannelUnavailable,
@@ -127,6 +128,7 @@ def deliver(
                 raise TemplateError(_("Connector has no template for this usage type or Generic."))
             outgoing = render_message(connector, template, message, context, region)
             message.body = render(template.content, safe_context) if template.content else ""
+            spending.reserve(connector)  # daily spend caps; past one, like a failed connector
             result = provider_for(connector).send(outgoing)
         except TemplateError as exc:
             _record_attempt(message, connector, "template_error", str(exc.message), permanent=False)

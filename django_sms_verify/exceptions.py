@@ -43,6 +43,14 @@ class RegionNotAllowed(InvalidPhoneNumber):
     default_message = _("Phone numbers from this region are not supported.")
 
 
+class UnsupportedNumberType(InvalidPhoneNumber):
+    """A valid number of a kind that cannot take the channel (a fixed line for SMS,
+    premium rate, toll free, VoIP where phonenumbers can tell...)."""
+
+    code = "unsupported_number_type"
+    default_message = _("This phone number cannot receive verification codes. Use a mobile number.")
+
+
 class ChannelUnavailable(SmsVerifyError):
     code = "channel_unavailable"
     default_message = _("No configured provider can deliver by this channel to this number.")
@@ -60,8 +68,11 @@ class RateLimited(SmsVerifyError):
     code = "throttled"
     default_message = _("Too many requests. Try again later.")
 
-    def __init__(self, wait: float, message: Any = None) -> None:
+    def __init__(self, wait: float, message: Any = None, *, reason: str = "rate_limited") -> None:
         self.wait = max(1, int(wait + 0.999))
+        # which limit it was ("ip", "phone", "prefix", "region_suspended"...): for the
+        # security log only; the API answers every throttle alike.
+        self.reason = reason
         super().__init__(message)
 
 
@@ -104,6 +115,13 @@ class PermanentProviderError(ProviderError):
 
 class TransientProviderError(ProviderError):
     permanent = False
+
+
+class SpendCapReached(TransientProviderError):
+    """Our own daily send cap (overall or for one connector) is spent. Transient: the next
+    connector may still have budget, and the cap resets the next day."""
+
+    code = "spend_cap_reached"
 
 
 class RecipientRejected(SmsVerifyError):

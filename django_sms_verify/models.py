@@ -287,3 +287,28 @@ class OptOut(models.Model):
 
     def __str__(self) -> str:
         return self.phone
+
+
+class DailySendCount(models.Model):
+    """Sends handed to providers on one day, overall (``connector_name`` empty) and per
+    connector: the counters behind the daily spend caps, and the operator's notice once a
+    cap was reached (``cap_reached_at``, ``refused``)."""
+
+    day = models.DateField(_("day"))
+    connector_name = models.CharField(
+        _("connector"), max_length=64, blank=True, help_text=_("Empty: all connectors together.")
+    )
+    sent = models.PositiveIntegerField(_("sent"), default=0)
+    refused = models.PositiveIntegerField(_("refused"), default=0, help_text=_("Sends stopped by the cap."))
+    cap_reached_at = models.DateTimeField(_("cap reached"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("daily send count")
+        verbose_name_plural = _("daily send counts")
+        ordering = ["-day", "connector_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "connector_name"], name="sms_verify_daily_send_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.connector_name or '*'}: {self.sent}"

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import crypto, throttling
+from . import crypto, guards, throttling
 from .conf import app_settings
 from .delivery import CODE_MASK, deliver, ensure_channel
 from .exceptions import (
@@ -93,12 +93,12 @@ def request_verification(
     """
     number = phone if isinstance(phone, Phone) else parse_phone(phone)
     usage_type, channel = _usage_type(usage_type), _channel(channel)
-    if client_ip:
-        throttling.hit("ip", client_ip, app_settings.rate("IP_RATE"))
+    guards.check_number(number, channel)
+    # Before any limit is counted: a request no connector can carry is a plain 400.
     connectors = ensure_channel(number.region, channel)
     scope_key = f"{number.e164}|{usage_type}"
-    throttling.take_interval("resend", scope_key, app_settings.RESEND_INTERVAL)
-    throttling.hit("phone", number.e164, app_settings.rate("PHONE_RATE"))
+    # IP, resend interval, phone, number block, region: one answer whichever refuses.
+    guards.admit(number, resend_scope=scope_key, client_ip=client_ip)
 
     now = timezone.now()
     verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
@@ -142,12 +142,17 @@ def _pending_or_new(phone: str, usage_type: str, channel: str, now) -> tuple[Ver
         .first()
     )
     if pending is not None and pending.expires_at > now and pending.code_encrypted:
+        # A resent code lives CODE_TTL from now, as its message says; and the answer then
+        # looks like a first send's (no hint that someone asked before).
+        expires_at = now + timedelta(seconds=app_settings.CODE_TTL)
         counted = Verification.objects.filter(
             pk=pending.pk, status=VerificationStatus.PENDING, send_count__lt=app_settings.MAX_SENDS
-        ).update(send_count=F("send_count") + 1, last_sent_at=now, channel=channel)
+        ).update(send_count=F("send_count") + 1, last_sent_at=now, channel=channel, expires_at=expires_at)
         if not counted:
-            raise RateLimited((pending.expires_at - now).total_seconds())
-        pending.refresh_from_db()
+            raise RateLimited((pending.expires_at - now).total_seconds(), reason="max_sends")
+        # Not read back: a resend then runs as many queries as a first send (equal timing).
+        pending.send_count += 1
+        pending.last_sent_at, pending.channel, pending.expires_at = now, channel, expires_at
         return pending, crypto.decrypt(pending.code_encrypted), True
     if pending is not None and pending.expires_at <= now:
         Verification.objects.filter(pk=pending.pk, status=VerificationStatus.PENDING).update(

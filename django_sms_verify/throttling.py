@@ -35,24 +35,38 @@ def hit(scope: str, ident: str, rate: Rate) -> None:
     """Count one event; raise :class:`RateLimited` if it is over ``rate``."""
     count, remaining = count_event(scope, ident, rate)
     if count > rate.count:
-        raise RateLimited(remaining)
+        raise RateLimited(remaining, reason=scope)
 
 
 def count_event(scope: str, ident: str, rate: Rate) -> tuple[int, float]:
     """Count one event; answer the window's count so far and the seconds left in it."""
-    now = time.time()
+    key, remaining = counter_key(scope, ident, rate, time.time())
+    return incr_counter(key, rate), remaining
+
+
+def counter_key(scope: str, ident: str, rate: Rate, now: float) -> tuple[str, float]:
+    """The cache key of ``ident``'s counter in the window of ``now``, and the seconds left in it."""
     window, remaining = _window(rate, now)
-    key = _key(scope, ident, window)
+    return _key(scope, ident, window), remaining
+
+
+def incr_counter(key: str, rate: Rate) -> int:
+    """Add one to the counter ``key`` (of a window of ``rate``); answer the new count."""
     cache = _cache()
     for _attempt in range(3):
         if cache.add(key, 1, timeout=rate.period + 1):
-            return 1, remaining
+            return 1
         try:
-            return cache.incr(key), remaining
+            return cache.incr(key)
         except ValueError:  # the key expired (or was evicted) between add and incr
             continue
     # The cache keeps losing the key (evictions under pressure): count this one alone.
-    return 1, remaining
+    return 1
+
+
+def interval_key(scope: str, ident: str) -> str:
+    """The cache key :func:`take_interval` holds for ``ident``."""
+    return _key(scope, ident)
 
 
 def ensure_available(scope: str, ident: str, rate: Rate) -> None:
@@ -60,7 +74,7 @@ def ensure_available(scope: str, ident: str, rate: Rate) -> None:
     now = time.time()
     window, remaining = _window(rate, now)
     if (_cache().get(_key(scope, ident, window)) or 0) >= rate.count:
-        raise RateLimited(remaining)
+        raise RateLimited(remaining, reason=scope)
 
 
 def take_interval(scope: str, ident: str, interval: int) -> None:
@@ -72,7 +86,7 @@ def take_interval(scope: str, ident: str, interval: int) -> None:
     cache = _cache()
     if not cache.add(key, now + interval, timeout=interval):
         until = cache.get(key)
-        raise RateLimited((until - now) if until else interval)
+        raise RateLimited((until - now) if until else interval, reason=scope)
 
 
 def release_interval(scope: str, ident: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import django_sms_verify
+from django_sms_verify.api.errors import PUBLIC_REJECTION_REASONS
 from tests.conftest import CHECK_URL, PHONE_CN, REQUEST_URL
 
 # make_connector's default templates read "<usage> code <<code>>, valid <<ttl_minutes>> min".
@@ -46,3 +47,9 @@ def assert_error(response, status: int, code: str) -> dict:
     assert isinstance(body.get("detail"), str) and body["detail"], body
     assert body.get("code") == code, body
     return body
+
+
+def public_reason(reason: str) -> str:
+    """The ``reason`` the API answers for a provider's permanent refusal: causes about the
+    number itself are shown, anything that would reveal history with the site is "rejected"."""
+    return reason if reason in PUBLIC_REJECTION_REASONS else "rejected"

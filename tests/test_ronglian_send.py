@@ -23,6 +23,7 @@ from django_sms_verify.models import Message, MessageStatus, Template, Verificat
 from django_sms_verify.providers import provider_class, ronglian_errors
 from tests.conftest import CHECK_URL, PHONE_CN, PHONE_US, REQUEST_URL
 from tests.fakes.ronglian import ACCOUNT_SID, APP_ID, AUTH_TOKEN, FakeRonglian
+from tests.helpers import public_reason
 
 PROVIDER_TIMEOUT = 1
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -273,13 +274,14 @@ def test_permanent_status_code_answers_400_with_reason_and_no_failover(
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["code"] == "recipient_rejected"
-    assert body["reason"] == EXPECTED_HANDLING[status_code][1]
-    assert f"Ronglian {status_code}: 平台说明 {status_code}" in body["detail"]
+    assert body["reason"] == public_reason(EXPECTED_HANDLING[status_code][1])
+    assert body["detail"] == "This phone number cannot receive messages."  # the same for every refusal
     assert len(fake.requests) == 1 and fake.requests[0].problems == []
     assert django_sms_verify.outbox == []  # the backup connector was not tried
     message = latest_message()
     assert message.status == MessageStatus.FAILED
     assert message.error_code == status_code
+    assert f"平台说明 {status_code}" in message.error_message  # the log keeps the platform's text
     assert [a["connector"] for a in message.attempts] == ["ronglian-cn"]
     assert message.attempts[0]["permanent"] is True
 

@@ -14,6 +14,20 @@ from django.test import override_settings
 from django_sms_verify.conf import DEFAULTS
 
 WRONG_VALUES = [
+    ("SMS_NUMBER_TYPES", []),
+    ("SMS_NUMBER_TYPES", ["MOBILE", "CELLPHONE"]),
+    ("VOICE_NUMBER_TYPES", "MOBILE"),
+    ("PREFIX_RATE", "20 per hour"),
+    ("CONVERSION_MIN_SENDS", -1),
+    ("CONVERSION_MIN_RATE", 1.5),
+    ("CONVERSION_MIN_RATE", "0.2"),
+    ("CONVERSION_WINDOW", 10),
+    ("CONVERSION_COOLDOWN", 0),
+    ("DAILY_SEND_CAP", -5),
+    ("DAILY_SEND_CAP", "1000"),
+    ("CONNECTOR_DAILY_SEND_CAPS", ["twilio-main"]),
+    ("CONNECTOR_DAILY_SEND_CAPS", {"twilio-main": -1}),
+    ("IDEMPOTENCY_TTL", 5),
     ("CODE_LENGTH", 3),
     ("CODE_LENGTH", 11),
     ("CODE_LENGTH", "6"),
@@ -113,6 +127,16 @@ GOOD_VALUES = {
     "PUBLIC_BASE_URL": "https://example.com",
     "CACHE_ALIAS": "default",
     "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+    "SMS_NUMBER_TYPES": ["MOBILE"],
+    "VOICE_NUMBER_TYPES": ["MOBILE", "FIXED_LINE"],
+    "PREFIX_RATE": "50/h",
+    "CONVERSION_MIN_SENDS": 100,
+    "CONVERSION_MIN_RATE": 0.1,
+    "CONVERSION_WINDOW": 7200,
+    "CONVERSION_COOLDOWN": 600,
+    "DAILY_SEND_CAP": 10_000,
+    "CONNECTOR_DAILY_SEND_CAPS": {"twilio-main": 500},
+    "IDEMPOTENCY_TTL": 3600,
 }
 
 

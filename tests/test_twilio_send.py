@@ -16,6 +16,7 @@ from django_sms_verify.models import Message, MessageStatus, Verification, Verif
 from django_sms_verify.providers.twilio import TwilioProvider
 from tests.conftest import CHECK_URL, PHONE_CN, PHONE_US, REQUEST_URL
 from tests.fakes.twilio import FakeTwilioAPI
+from tests.helpers import public_reason
 
 SERVICE_SID = "MG" + "0123456789abcdef" * 2
 FROM_NUMBER = "+14155550100"
@@ -236,7 +237,7 @@ def test_recipient_errors_answer_400_without_failover(
     assert response.status_code == 400, response.content
     body = response.json()
     assert body["code"] == "recipient_rejected"
-    assert body["reason"] == reason
+    assert body["reason"] == public_reason(reason)
     assert body["detail"]
     assert "+1415" not in body["detail"]  # our wording, not Twilio's text with the number
     assert backup_fake.requests == []  # no failover

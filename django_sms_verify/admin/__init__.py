@@ -9,5 +9,13 @@
 
 from .connectors import ConnectorAdmin, TemplateInline
 from .logs import MessageAdmin, OptOutAdmin, VerificationAdmin
+from .spending import DailySendCountAdmin
 
-__all__ = ["ConnectorAdmin", "MessageAdmin", "OptOutAdmin", "TemplateInline", "VerificationAdmin"]
+__all__ = [
+    "ConnectorAdmin",
+    "DailySendCountAdmin",
+    "MessageAdmin",
+    "OptOutAdmin",
+    "TemplateInline",
+    "VerificationAdmin",
+]

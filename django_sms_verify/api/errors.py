@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
@@ -23,9 +25,23 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+# Every throttle answers alike (SPEC §6: nothing may depend on the number): one Retry-After
+# for everybody at a given moment, the next full minute, whichever limit it was.
+RETRY_AFTER_STEP = 60
+
+
+def public_retry_after() -> int:
+    return RETRY_AFTER_STEP - int(time.time()) % RETRY_AFTER_STEP
+
+
+PUBLIC_REJECTION_REASONS = frozenset(
+    {"invalid_number", "unreachable", "not_mobile", "region_blocked", "no_voice"}
+)
+
+
 def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
     if isinstance(error, domain.RateLimited):
-        return exceptions.Throttled(wait=error.wait)
+        return exceptions.Throttled(wait=public_retry_after())
     if isinstance(error, domain.InvalidPhoneNumber):
         return exceptions.ValidationError({"phone": [str(error.message)]}, code=error.code)
     if isinstance(error, domain.ChannelUnavailable):
@@ -33,7 +49,11 @@ def to_api_error(error: domain.SmsVerifyError) -> exceptions.APIException:
     if isinstance(error, domain.DeliveryFailed):
         return ServiceError(error, status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(error, domain.RecipientRejected):
-        return ServiceError(error, status.HTTP_400_BAD_REQUEST, reason=error.reason)
+        # Reasons about the number itself (it does not exist, is no mobile) are the user's to
+        # know. Others ("unsubscribed", "blacklisted") would tell anyone that the number has had
+        # dealings with this site: they answer "rejected". The message log keeps the real one.
+        reason = error.reason if error.reason in PUBLIC_REJECTION_REASONS else "rejected"
+        return ServiceError(domain.RecipientRejected(), status.HTTP_400_BAD_REQUEST, reason=reason)
     if isinstance(error, domain.InvalidCode):
         return ServiceError(error, status.HTTP_400_BAD_REQUEST, attempts_left=error.attempts_left)
     return ServiceError(error, status.HTTP_400_BAD_REQUEST)

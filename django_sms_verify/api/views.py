@@ -12,7 +12,9 @@ from ..delivery import set_request_origin
 from ..exceptions import SmsVerifyError
 from ..throttling import client_ip
 from .errors import exception_handler, to_api_error
+from .idempotency import IdempotencyMixin
 from .parsers import StrictJSONParser
+from .security import SecurityEventsMixin
 from .serializers import (
     CheckResponseSerializer,
     ErrorSerializer,
@@ -29,7 +31,7 @@ except ImportError:  # the schema is optional
         return lambda view: view
 
 
-class SmsVerifyAPIView(APIView):
+class SmsVerifyAPIView(SecurityEventsMixin, APIView):
     """Our own parsing, rendering and error shapes, whatever the host's DRF defaults."""
 
     parser_classes = [StrictJSONParser]
@@ -61,7 +63,7 @@ class SmsVerifyAPIView(APIView):
 ERRORS = {400: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
 
 
-class VerificationRequestView(SmsVerifyAPIView):
+class VerificationRequestView(IdempotencyMixin, SmsVerifyAPIView):
     @extend_schema(
         request=VerificationRequestSerializer,
         responses={202: VerificationSerializer, **ERRORS, 503: ErrorSerializer},

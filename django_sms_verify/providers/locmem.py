@@ -1,6 +1,6 @@
 """Test provider: appends each message to ``django_sms_verify.outbox``.
 
-Set ``"fail": "transient"`` or ``"fail": "permanent"`` in a locmem connector's config to
+Set ``"fail": "transient"``, ``"permanent"`` or ``"permanent:<reason>"`` in a locmem connector's config to
 make it fail, for testing failover in host projects.
 """
 
@@ -39,7 +39,7 @@ class LocmemProvider(Provider):
             "fail",
             _("Simulated failure"),
             required=False,
-            help_text=_('"transient", "permanent" or empty.'),
+            help_text=_('"transient", "permanent", "permanent:<reason>" or empty.'),
         ),
     )
 
@@ -57,13 +57,15 @@ class LocmemProvider(Provider):
             raise TransientProviderError(
                 "simulated outage", provider=self.key, provider_code="503", status=503, reason="unavailable"
             )
-        if fail == "permanent":
+        if fail and fail.startswith("permanent"):
+            # "permanent" or "permanent:<reason>", e.g. "permanent:unsubscribed"
+            reason = fail.partition(":")[2] or "invalid_number"
             raise PermanentProviderError(
-                "simulated invalid number",
+                f"simulated refusal ({reason})",
                 provider=self.key,
-                provider_code="invalid_number",
+                provider_code=reason,
                 status=400,
-                reason="invalid_number",
+                reason=reason,
             )
         provider_id = f"locmem-{uuid.uuid4().hex[:16]}"
         outbox.append(

@@ -12,14 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from ..models import Connector
+from ..security_log import security_event
+from ..throttling import client_ip
 
 logger = logging.getLogger("django_sms_verify.webhooks")
 
 
 @method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
 class WebhookView(View):
     provider: str = ""
     http_method_names = ["post"]
@@ -27,13 +31,23 @@ class WebhookView(View):
     def post(self, request: HttpRequest, connector_name: str) -> HttpResponse:
         connector = Connector.objects.filter(name=connector_name, provider=self.provider).first()
         if connector is None:
+            self.log_rejection(request, connector_name, "unknown_connector")
             raise Http404()
         try:
             self.validate_request(request, connector)
         except PermissionDenied:
-            logger.warning("rejected %s webhook for connector %s", self.provider, connector.name)
+            self.log_rejection(request, connector.name, "not_authenticated")
             raise
         return self.handle(request, connector)
+
+    def log_rejection(self, request: HttpRequest, connector_name: str, reason: str) -> None:
+        security_event(
+            "webhook_rejected",
+            provider=self.provider,
+            connector=connector_name,
+            ip=client_ip(request.META),
+            reason=reason,
+        )
 
     def validate_request(self, request: HttpRequest, connector: Connector) -> None:
         raise PermissionDenied

@@ -96,9 +96,16 @@ SPECTACULAR_SETTINGS = {"TITLE": "django-sms-verify", "VERSION": "0.1.0"}
 def _setting_from_env(name: str, raw: str):
     """Read ``SMS_VERIFY_<NAME>`` as the type of the setting's default."""
     default = DEFAULTS[name]
-    if name in ("ALLOWED_REGIONS", "ENCRYPTION_KEYS"):
-        return [item.strip() for item in raw.split(",") if item.strip()]
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if name in ("ALLOWED_REGIONS", "ENCRYPTION_KEYS") or isinstance(default, list):
+        return items
+    if isinstance(default, dict):  # "twilio-main=500,aliyun-cn=200"
+        return {key.strip(): int(value) for key, value in (item.split("=", 1) for item in items)}
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, int) and not isinstance(default, bool):
+        return int(raw)
+    if default is None and raw.isdigit():  # a count that is off by default (DAILY_SEND_CAP)
         return int(raw)
     return raw or None
 
