@@ -54,8 +54,9 @@ def incr_counter(key: str, rate: Rate) -> int:
     """Add one to the counter ``key`` (of a window of ``rate``); answer the new count."""
     cache = _cache()
     for _attempt in range(3):
-        if cache.add(key, 1, timeout=rate.period + 1):
-            return 1
+        # add-then-incr on every call, even for a new key: the same cache work whether or not
+        # the number was seen before (no timing difference to learn from).
+        cache.add(key, 0, timeout=rate.period + 1)
         try:
             return cache.incr(key)
         except ValueError:  # the key expired (or was evicted) between add and incr

@@ -61,7 +61,7 @@ class LocmemProvider(Provider):
             # "permanent" or "permanent:<reason>", e.g. "permanent:unsubscribed"
             reason = fail.partition(":")[2] or "invalid_number"
             raise PermanentProviderError(
-                f"simulated refusal ({reason})",
+                "simulated invalid number" if reason == "invalid_number" else f"simulated refusal: {reason}",
                 provider=self.key,
                 provider_code=reason,
                 status=400,
