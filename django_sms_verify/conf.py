@@ -31,6 +31,20 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (url-safe base64, 32 bytes) for secrets at rest; the first encrypts,
     # all decrypt. Empty = keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
     "ENCRYPTION_KEYS": [],
+    # "sync": send inside the request. "tasks": commit the message and send it from a
+    # Django Tasks worker (django.tasks on Django 6, the django-tasks backport on 5.2).
+    "DELIVERY": "sync",
+    "TASKS_BACKEND": "default",  # alias in TASKS
+    "TASKS_QUEUE": "default",
+    # Tasks mode: a transient failure is retried on the same connector this many times,
+    # after RETRY_BASE_DELAY * 2**n seconds (75-100 % of it, capped at RETRY_MAX_DELAY),
+    # before the next connector is tried.
+    "RETRY_ATTEMPTS": 2,
+    "RETRY_BASE_DELAY": 2,
+    "RETRY_MAX_DELAY": 60,
+    # Tasks mode: a message still queued or sending this many seconds after its last step
+    # (its worker died) is queued again.
+    "STALE_AFTER": 120,
 }
 
 RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
+from .connector_cache import active_connectors
 from .exceptions import (
     ChannelUnavailable,
     DeliveryFailed,
@@ -58,9 +59,8 @@ def provider_for(connector: Connector) -> Provider:
 
 def candidate_connectors(region: str, channel: str) -> list[Connector]:
     """Active connectors serving ``region`` that can use ``channel``, by priority."""
-    connectors = Connector.objects.filter(is_active=True).prefetch_related("templates")
     found = []
-    for connector in connectors:
+    for connector in active_connectors():
         if not connector.serves_region(region):
             continue
         try:

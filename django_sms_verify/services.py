@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import crypto, throttling
+from . import crypto, dispatch, throttling
+from .bulk import BulkResult, send_notifications
 from .conf import app_settings
 from .delivery import CODE_MASK, deliver, ensure_channel
 from .exceptions import (
@@ -44,13 +45,16 @@ from .models import (
     VerificationStatus,
 )
 from .phones import Phone, mask_phone, parse_phone
+from .progress import VerificationProgress, verification_progress
 from .signals import verification_approved, verification_requested
 from .tokens import consume_verification_token, make_token
 
 logger = logging.getLogger("django_sms_verify")
 
 __all__ = [
+    "BulkResult",
     "CheckResult",
+    "VerificationProgress",
     "check_verification",
     "consume_verification_token",
     "is_opted_out",
@@ -58,7 +62,9 @@ __all__ = [
     "record_opt_out",
     "request_verification",
     "send_notification",
+    "send_notifications",
     "send_test_message",
+    "verification_progress",
 ]
 
 
@@ -108,6 +114,10 @@ def request_verification(
         usage_type=usage_type,
         channel=channel,
     )
+    if dispatch.tasks_mode():
+        # A worker sends it once this commits; GET verifications/<id>/ tells how it went.
+        dispatch.enqueue_on_commit([message.pk])
+        return verification
     try:
         deliver(message, connectors, _context(code), region=number.region, redact={"code": CODE_MASK})
     except (DeliveryFailed, RecipientRejected):
@@ -146,7 +156,7 @@ def _pending_or_new(phone: str, usage_type: str, channel: str, now) -> tuple[Ver
         ).update(send_count=F("send_count") + 1, last_sent_at=now, channel=channel)
         if not counted:
             raise RateLimited((pending.expires_at - now).total_seconds())
-        pending.refresh_from_db()
+        pending.send_count, pending.last_sent_at, pending.channel = pending.send_count + 1, now, channel
         return pending, crypto.decrypt(pending.code_encrypted), True
     if pending is not None and pending.expires_at <= now:
         Verification.objects.filter(pk=pending.pk, status=VerificationStatus.PENDING).update(
