@@ -97,6 +97,9 @@ def enqueue_on_commit(message_ids: Iterable[object]) -> None:
     ids = [str(pk) for pk in message_ids]
 
     def send_off() -> None:
+        if len(ids) == 1:
+            enqueue(ids[0])
+            return
         # One transaction for the lot where the queue is the database (one commit).
         with transaction.atomic():
             for pk in ids:
