@@ -85,7 +85,7 @@ def send_notifications(
     ]
     with transaction.atomic():
         Message.objects.bulk_create(messages, batch_size=CHUNK)
-        dispatch.enqueue_on_commit(m.pk for m in messages)
+        dispatch.send_later(m.pk for m in messages)
     result.queued = len(messages)
     result.message_ids = [str(m.pk) for m in messages]
     return result

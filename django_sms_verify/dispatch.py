@@ -1,7 +1,8 @@
 """Sending off the request path (``SMS_VERIFY["DELIVERY"] = "tasks"``).
 
 The request commits a :class:`Message` (``queued``) and enqueues :func:`tasks.send_message`
-once the transaction commits. A worker then runs :func:`process_message`:
+(in the same transaction when the queue is in this database, else once it commits). A
+worker then runs :func:`process_message`:
 
 - it claims the message with a compare-and-set on ``(status, updated_at)``, so two tasks
   for one message (a requeue, a duplicate delivery by the queue) never both send it;
@@ -26,7 +27,7 @@ from typing import Any
 
 import phonenumbers
 from django.core.cache import caches
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -88,22 +89,43 @@ def enqueue(message_id: object, *, delay: float = 0) -> None:
     _task(delay).enqueue(str(message_id))
 
 
-def enqueue_on_commit(message_ids: Iterable[object]) -> None:
-    """Queue the sends once the current transaction commits (at once in autocommit).
+def queue_in_this_database() -> bool:
+    """Whether the Tasks backend keeps its queue in the database our messages are in
+    (django-tasks-db's DatabaseBackend): then a task is written in the same transaction
+    as its message, and neither can exist without the other."""
+    from django.apps import apps
 
-    A queue that is down does not fail the request: the message stays ``queued`` and
-    :func:`requeue_stale` queues it again later.
+    if not apps.is_installed("django_tasks_db"):
+        return False
+    from django_tasks_db import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult
+
+    from .tasks import task_backends
+
+    backend = task_backends[app_settings.TASKS_BACKEND]
+    return isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == router.db_for_write(
+        Message
+    )
+
+
+def send_later(message_ids: Iterable[object]) -> None:
+    """Queue the sends of ``message_ids``, written in the current transaction.
+
+    A queue in this database gets the tasks in the same transaction (one commit). Any
+    other queue gets them once the transaction commits (at once in autocommit), so a
+    worker never looks for a message not committed yet; a queue that is down then does
+    not fail the request: the message stays ``queued`` and :func:`requeue_stale` queues
+    it again later.
     """
     ids = [str(pk) for pk in message_ids]
+    if queue_in_this_database():
+        for pk in ids:
+            enqueue(pk)
+        return
 
     def send_off() -> None:
-        if len(ids) == 1:
-            enqueue(ids[0])
-            return
-        # One transaction for the lot where the queue is the database (one commit).
-        with transaction.atomic():
-            for pk in ids:
-                enqueue(pk)
+        for pk in ids:
+            enqueue(pk)
 
     transaction.on_commit(send_off, robust=True)
 

@@ -106,17 +106,22 @@ def request_verification(
     throttling.hit("phone", number.e164, app_settings.rate("PHONE_RATE"))
 
     now = timezone.now()
-    verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
-    message = Message.objects.create(
-        kind=MessageKind.VERIFICATION,
-        verification=verification,
-        to=number.e164,
-        usage_type=usage_type,
-        channel=channel,
-    )
-    if dispatch.tasks_mode():
-        # A worker sends it once this commits; GET verifications/<id>/ tells how it went.
-        dispatch.enqueue_on_commit([message.pk])
+    background = dispatch.tasks_mode()
+    # The verification, its message and (tasks mode, the queue in the database) its task
+    # are committed together: one commit, and none without the others.
+    with transaction.atomic():
+        verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
+        message = Message.objects.create(
+            kind=MessageKind.VERIFICATION,
+            verification=verification,
+            to=number.e164,
+            usage_type=usage_type,
+            channel=channel,
+        )
+        if background:
+            # A worker sends it; GET verifications/<id>/ tells how it went.
+            dispatch.send_later([message.pk])
+    if background:
         return verification
     try:
         deliver(message, connectors, _context(code), region=number.region, redact={"code": CODE_MASK})

@@ -3,10 +3,13 @@
 SQLite and the console connector by default. Environment:
 - ``DATABASE_URL`` (e.g. postgres://postgres@127.0.0.1:5432/test), ``REDIS_URL`` (cache);
 - ``SMS_VERIFY_<SETTING>`` overrides that SMS_VERIFY setting (lists comma-separated);
-- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``.
+- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``;
+- ``SMS_VERIFY_DELIVERY=tasks`` sends from a worker: ``python manage.py db_worker``;
+- ``BENCH_FLOOR=1`` adds what ``bench/run.py`` measures against (see ``benchfloor``).
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from django_sms_verify.conf import DEFAULTS
@@ -29,6 +32,13 @@ INSTALLED_APPS = [
     "django_sms_verify",
     "demo",
 ]
+# Tasks mode (SMS_VERIFY_DELIVERY=tasks): the database queue and its worker, when installed
+# (pip install "django-sms-verify[tasks]"); Django 6 has django.tasks built in.
+if find_spec("django_tasks_db"):
+    INSTALLED_APPS += [*([] if find_spec("django.tasks") else ["django_tasks"]), "django_tasks_db"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+if os.environ.get("BENCH_FLOOR") == "1":
+    INSTALLED_APPS.append("benchfloor")
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,6 +74,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Readers do not wait for a writer (the web server and a worker share the file).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 
@@ -96,7 +111,7 @@ def _setting_from_env(name: str, raw: str):
     if name in ("ALLOWED_REGIONS", "ENCRYPTION_KEYS"):
         return [item.strip() for item in raw.split(",") if item.strip()]
     if isinstance(default, int) and not isinstance(default, bool):
-        return int(raw)
+        return float(raw) if "." in raw else int(raw)
     return raw or None
 
 
