@@ -350,6 +350,17 @@ def _verification_not_sent(message: Message) -> None:
     throttling.release_interval("resend", f"{verification.phone}|{verification.usage_type}")
 
 
+def last_send_failed(phone: str, usage_type: str) -> bool:
+    """Whether the latest verification of ``phone`` and ``usage_type`` could not be sent."""
+    latest = (
+        Verification.objects.filter(phone=phone, usage_type=usage_type)
+        .order_by("-created_at")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return latest == VerificationStatus.FAILED
+
+
 def _region(e164: str) -> str:
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""

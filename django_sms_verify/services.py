@@ -102,7 +102,13 @@ def request_verification(
         throttling.hit("ip", client_ip, app_settings.rate("IP_RATE"))
     connectors = ensure_channel(number.region, channel)
     scope_key = f"{number.e164}|{usage_type}"
-    throttling.take_interval("resend", scope_key, app_settings.RESEND_INTERVAL)
+    try:
+        throttling.take_interval("resend", scope_key, app_settings.RESEND_INTERVAL)
+    except RateLimited:
+        # A code that could not be sent frees the interval (a worker that says so in its
+        # own cache may not reach this process's): ask again at once, by voice say.
+        if not dispatch.last_send_failed(number.e164, usage_type):
+            raise
     throttling.hit("phone", number.e164, app_settings.rate("PHONE_RATE"))
 
     now = timezone.now()

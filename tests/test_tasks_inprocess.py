@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 import django_sms_verify
 from django_sms_verify import services
-from django_sms_verify.models import Message, MessageStatus, Verification
+from django_sms_verify.models import Connector, Message, MessageStatus, Verification
 from tests.conftest import CHECK_URL, PHONE_CN, PHONE_US, REQUEST_URL, last_code
 
 TASKS_PACKAGE = "django.tasks" if find_spec("django.tasks") else "django_tasks"
@@ -182,3 +182,34 @@ def test_notifications_through_a_backend_that_runs_at_once(
     assert sorted(m.to for m in django_sms_verify.outbox) == sorted([PHONE_CN, PHONE_US])
     assert {m.text for m in django_sms_verify.outbox} == {"Order A-17 has shipped."}
     assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
+
+
+def test_a_failed_first_send_lets_the_phone_ask_again_without_a_shared_cache(
+    api, make_connector, tasks_mode, settings, django_capture_on_commit_callbacks
+):
+    make_connector("refuses", config={"fail": "permanent"})
+    shared = settings.CACHES
+    settings.TASKS = {"default": {"BACKEND": DUMMY}}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api.post(REQUEST_URL, {"phone": PHONE_CN, "usage_type": "SignIn"}, format="json")
+    assert response.status_code == 202
+    # The worker runs in another process whose cache this one does not see.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "w"}
+    }
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE}}
+    callbacks[0]()
+    settings.CACHES = shared
+    assert Verification.objects.get(pk=response.json()["id"]).status == "failed"
+
+    Connector.objects.filter(name="refuses").delete()
+    make_connector("works")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            REQUEST_URL, {"phone": PHONE_CN, "usage_type": "SignIn", "channel": "voice"}, format="json"
+        )
+    assert response.status_code == 202, response.content
+    assert django_sms_verify.outbox[-1].channel == "voice"
+    # That one was sent: the interval holds again.
+    response = api.post(REQUEST_URL, {"phone": PHONE_CN, "usage_type": "SignIn"}, format="json")
+    assert response.status_code == 429
