@@ -51,6 +51,8 @@ PG_DB = "bench_sms_verify"
 CODE = "123456"
 # Numbers: requests +86137…, checks +86136…, bulk +86134…, seeded history +86135…
 REQUEST_PREFIX, CHECK_PREFIX, BULK_PREFIX, SEED_PREFIX = "+86137", "+86136", "+86134", "+86135"
+ALIASES = ("default", "large")
+ENDPOINTS = ("floor", "request", "check")
 
 
 # --- the parent: one child per database, then the table ------------------------------
@@ -78,6 +80,7 @@ def main() -> None:
         return
 
     results = {}
+    load_before = os.getloadavg()
     for db in [d.strip() for d in args.db.split(",") if d.strip()]:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             result_path = handle.name
@@ -88,6 +91,7 @@ def main() -> None:
         subprocess.run(command, check=True)
         results[db] = json.loads(Path(result_path).read_text())
         os.unlink(result_path)
+    args.load_averages = (load_before, os.getloadavg())
     text = report(results, args)
     print(text)
     if args.markdown:
@@ -113,6 +117,9 @@ def report(results: dict, args) -> str:
         f"machine: {machine()}; Python {platform.python_version()}",
         f"load: {args.concurrency} client threads on loopback, {args.seconds:g} s per measurement, "
         f"best of {args.rounds} interleaved rounds; gunicorn 1 sync worker",
+        "load average (1, 5, 15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f}".format(
+            *args.load_averages[0], *args.load_averages[1]
+        ),
         "",
     ]
     for db, r in results.items():
@@ -142,17 +149,19 @@ def report(results: dict, args) -> str:
         lines += [
             "",
             f"Size: {r['size_small']['rows']} vs {r['size_large']['rows']} stored verifications "
-            f"(+ as many messages; seeding took {r['size_large']['seed_seconds']:.0f} s):",
+            f"(+ as many messages; seeding the large one took {r['size_large']['seed_seconds']:.0f} s); "
+            "two databases, two servers, measured in alternation:",
             "",
-            "| endpoint | rps small | rps large | large/small | p50 small | p50 large "
-            "| p99 small | p99 large |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| endpoint | rps small | rps large | large/small | x floor small | x floor large "
+            "| p50 small | p50 large | p99 small | p99 large |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for name in ("floor", "request", "check"):
+        for name in ENDPOINTS:
             a, b = small[name], large[name]
             lines.append(
-                f"| {name} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} | {a['p50']:.1f} | "
-                f"{b['p50']:.1f} | {a['p99']:.1f} | {b['p99']:.1f} |"
+                f"| {name} | {a['rps']:.0f} | {b['rps']:.0f} | {b['rps'] / a['rps']:.2f} "
+                f"| {a['rps'] / small['floor']['rps']:.2f} | {b['rps'] / large['floor']['rps']:.2f} "
+                f"| {a['p50']:.1f} | {b['p50']:.1f} | {a['p99']:.1f} | {b['p99']:.1f} |"
             )
         slow = r["slow_provider"]
         lines += [
@@ -197,11 +206,14 @@ class Child:
         self.db = args.child
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{self.db}-"))
         self.small, self.large = (int(x) for x in args.sizes.split(","))
-        self.counters = {"request": 0, "check": 0}
+        self.counters = {alias: {"request": 0, "check": 0} for alias in ALIASES}
         self.result: dict = {}
         self.sql_log: list[str] = []
 
-    # environment and database ---------------------------------------------------------
+    # environment and databases --------------------------------------------------------
+    # Two databases side by side: "default" seeded to the small size, "large" to the large
+    # one, each served by its own gunicorn, measured in alternation so that the machine's
+    # drift (other processes on the same cores) hits both sizes alike.
 
     def configure(self) -> None:
         env = {
@@ -218,12 +230,15 @@ class Child:
             "SMS_VERIFY_STALE_AFTER": "3",
         }
         if self.db == "sqlite":
-            env["SQLITE_PATH"] = str(self.tmp / "bench.sqlite3")
+            env["SQLITE_PATH"] = str(self.tmp / "small.sqlite3")
+            self.db_env = {"large": {"SQLITE_PATH": str(self.tmp / "large.sqlite3")}}
         elif self.db == "postgres":
             env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
+            self.db_env = {"large": {"DATABASE_URL": f"{PG_SERVER}/{PG_DB}_large"}}
             self.recreate_postgres()
         else:
             raise SystemExit(f"unknown database {self.db!r}")
+        self.db_env["default"] = {}
         os.environ.pop("REDIS_URL", None)
         os.environ.update(env)
         sys.path[:0] = [str(TESTPROJECT)]
@@ -232,8 +247,9 @@ class Child:
         import psycopg
 
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {PG_DB}")
+            for name in (PG_DB, f"{PG_DB}_large"):
+                connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                connection.execute(f"CREATE DATABASE {name}")
 
     def drop_postgres(self) -> None:
         import psycopg
@@ -241,10 +257,16 @@ class Child:
 
         connections.close_all()
         with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            for name in (PG_DB, f"{PG_DB}_large"):
+                connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def run(self) -> None:
         self.configure()
+        from django.conf import settings
+
+        large = dict(settings.DATABASES["default"])
+        large["NAME"] = self.db_env["large"]["SQLITE_PATH"] if self.db == "sqlite" else f"{PG_DB}_large"
+        settings.DATABASES["large"] = large
         import django
 
         django.setup()
@@ -252,14 +274,14 @@ class Child:
 
         from tests.fakes.http_sms import FakeSmsServer
 
-        call_command("migrate", verbosity=0)
         self.fake = FakeSmsServer().start()
         try:
-            self.setup_connector()
+            for alias in ALIASES:
+                call_command("migrate", database=alias, verbosity=0)
+                self.setup_connector(alias)
             self.result["versions"] = self.versions()
-            self.size_phase("size_small", self.small)
+            self.sizes()
             self.result["queries"] = self.count_queries()
-            self.size_phase("size_large", self.large)
             self.result["slow_provider"] = self.slow_provider()
             self.result["bulk"] = self.bulk()
         finally:
@@ -282,47 +304,49 @@ class Child:
                 db = "SQLite " + cursor.fetchone()[0] + ", WAL"
         return f"{db}, Django {django.get_version()}, gunicorn {gunicorn.__version__}"
 
-    def setup_connector(self) -> None:
+    def setup_connector(self, alias: str) -> None:
         from django_sms_verify.models import Connector, Template
 
-        Connector.objects.update(is_active=False)  # the seeded console connector prints
+        Connector.objects.using(alias).update(is_active=False)  # the seeded console connector prints
         connector = Connector(name="bench", provider="fakehttp", priority=1, base_url=self.fake.url)
         connector.set_secrets({"token": self.fake.token})
-        connector.save()
+        connector.save(using=alias)
         for usage in ("Register", "SignIn", "ForgotPassword"):
-            Template.objects.create(
+            Template.objects.using(alias).create(
                 connector=connector, usage_type=usage, content="Your code is <<code>> (<<ttl_minutes>> min)"
             )
-        Template.objects.create(connector=connector, usage_type="Generic", content="Order <<order>> shipped")
+        Template.objects.using(alias).create(
+            connector=connector, usage_type="Generic", content="Order <<order>> shipped"
+        )
 
     # seeding -----------------------------------------------------------------------------
 
-    def stored(self) -> int:
+    def stored(self, alias: str = "default") -> int:
         from django_sms_verify.models import Verification
 
-        return Verification.objects.count()
+        return Verification.objects.using(alias).count()
 
-    def seed_history(self, target: int) -> float:
+    def seed_history(self, alias: str, target: int) -> float:
         """Grow the verifications (and one message each) to ``target`` rows: old
         sign-ins, approved, expired or failed, spread over 30 days."""
-        from django.db import connection, transaction
+        from django.db import connections, transaction
 
-        start = self.stored()
+        start = self.stored(alias)
         began = time.monotonic()
         batch = 200_000
         for low in range(start, target, batch):
             high = min(target, low + batch) - 1
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
                 if self.db == "postgres":
                     cursor.execute(SEED_POSTGRES, [SEED_PREFIX, low, high])
                 else:
                     cursor.execute(SEED_SQLITE_VERIFICATIONS, [low, high, SEED_PREFIX])
                     cursor.execute(SEED_SQLITE_MESSAGES, [low, high])
-        with connection.cursor() as cursor:
+        with connections[alias].cursor() as cursor:
             cursor.execute("ANALYZE")
         return time.monotonic() - began
 
-    def seed_checks(self, count: int) -> None:
+    def seed_checks(self, count: int, alias: str = "default") -> None:
         """Pending verifications whose code is known, for the check endpoint."""
         from datetime import timedelta
 
@@ -345,80 +369,108 @@ class Child:
             )
             verification.code_digest = crypto.code_digest(verification.pk, CODE)
             rows.append(verification)
-        Verification.objects.bulk_create(rows, batch_size=2000)
-        self.counters["check"] = 0
+        Verification.objects.using(alias).bulk_create(rows, batch_size=2000)
+        self.counters[alias] = {"request": 0, "check": 0}
 
-    def clean_run_rows(self) -> None:
+    def clean_run_rows(self, alias: str = "default") -> None:
         """Remove what the measurements wrote, so the stored size stays what was seeded."""
-        from django.db import connection
+        from django.db import connections
 
-        from django_sms_verify.models import Message, Verification
-
-        with connection.cursor() as cursor:
+        with connections[alias].cursor() as cursor:
             cursor.execute("DELETE FROM django_tasks_database_dbtaskresult")
             cursor.execute("DELETE FROM benchfloor_floorrow")
-        for prefix in (REQUEST_PREFIX, CHECK_PREFIX, BULK_PREFIX):
-            Message.objects.filter(to__startswith=prefix).delete()
-            Verification.objects.filter(phone__startswith=prefix).delete()
-        self.counters["request"] = 0
+            for prefix in (REQUEST_PREFIX, CHECK_PREFIX, BULK_PREFIX):
+                cursor.execute('DELETE FROM sms_verify_message WHERE "to" LIKE %s', [prefix + "%"])
+                cursor.execute("DELETE FROM sms_verify_verification WHERE phone LIKE %s", [prefix + "%"])
+            cursor.execute("ANALYZE")
+        self.counters[alias] = {"request": 0, "check": 0}
 
     # load ----------------------------------------------------------------------------------
 
-    def request_body(self, i: int) -> dict:
-        n = self.counters["request"] + i
+    def request_body(self, i: int, alias: str = "default") -> dict:
+        n = self.counters[alias]["request"] + i
         return {"phone": f"{REQUEST_PREFIX}{n:08d}", "usage_type": "SignIn"}
 
-    def check_body(self, i: int) -> dict:
-        n = self.counters["check"] + i
+    def check_body(self, i: int, alias: str = "default") -> dict:
+        n = self.counters[alias]["check"] + i
         return {"phone": f"{CHECK_PREFIX}{n:08d}", "usage_type": "SignIn", "code": CODE}
 
-    def load(self, port: int, name: str, seconds: float | None = None, max_requests=50_000) -> LoadResult:
+    def load(
+        self, port: int, name: str, seconds: float | None = None, max_requests=50_000, alias="default"
+    ) -> LoadResult:
         seconds = seconds or self.args.seconds
         if name == "floor":
             path, body, expected = "/bench/floor/", (lambda i: {"phone": f"+86133{i % 10**8:08d}"}), 202
         elif name == "request":
-            path, body, expected = "/api/sms-verify/verifications/", self.request_body, 202
+            path, body, expected = (
+                "/api/sms-verify/verifications/",
+                (lambda i: self.request_body(i, alias)),
+                202,
+            )
         else:
-            path, body, expected = "/api/sms-verify/verifications/check/", self.check_body, 200
+            path, body, expected = (
+                "/api/sms-verify/verifications/check/",
+                (lambda i: self.check_body(i, alias)),
+                200,
+            )
         result = run_load(
             port, path, body, seconds=seconds, concurrency=self.args.concurrency, max_requests=max_requests
         )
-        if name in self.counters:
-            self.counters[name] += result.requests
+        if name in ("request", "check"):
+            self.counters[alias][name] += result.requests
         bad = result.unexpected(expected)
         if bad:
             raise SystemExit(f"{name}: {bad} unexpected answers: {dict(result.statuses)}")
         return result
 
-    def measure(self) -> dict:
-        """Floor, request and check, interleaved; the best round of each."""
-        check_budget = int(self.args.seconds * 3000)
-        best: dict[str, LoadResult] = {}
-        with Gunicorn({"SMS_VERIFY_DELIVERY": "tasks"}, self.tmp / "gunicorn.log") as server:
-            self.seed_checks(check_budget * self.args.rounds + 500)
-            for name in ("floor", "request", "check"):
-                self.load(server.port, name, seconds=0.5, max_requests=200)  # warm up
-            for _ in range(self.args.rounds):
-                for name in ("floor", "request", "check"):
-                    result = self.load(server.port, name, max_requests=check_budget)
-                    if name not in best or result.rps > best[name].rps:
-                        best[name] = result
-        return {
-            name: {"rps": r.rps, "p50": r.percentile(50), "p99": r.percentile(99), "n": r.requests}
-            for name, r in best.items()
-        }
-
-    def size_phase(self, key: str, size: int) -> None:
-        seconds = self.seed_history(size)
-        print(f"   {self.db}: {self.stored()} stored verifications (seeded in {seconds:.1f} s)", flush=True)
-        rows = self.stored()
-        load = self.measure()
-        self.clean_run_rows()
-        self.result[key] = {"rows": rows, "seed_seconds": seconds, "load": load}
-        for name, m in load.items():
+    def sizes(self) -> None:
+        """Floor, request and check on both sizes, interleaved; the best round of each."""
+        sizes = {"default": self.small, "large": self.large}
+        for alias, size in sizes.items():
+            seconds = self.seed_history(alias, size)
+            self.result[f"seed_seconds_{alias}"] = seconds
             print(
-                f"   {key} {name}: {m['rps']:.0f}/s p50 {m['p50']:.1f} ms p99 {m['p99']:.1f} ms", flush=True
+                f"   {self.db}/{alias}: {self.stored(alias)} stored verifications ({seconds:.1f} s)",
+                flush=True,
             )
+        rows = {alias: self.stored(alias) for alias in sizes}
+        budget = int(self.args.seconds * 3000)
+        best: dict[tuple[str, str], LoadResult] = {}
+        servers = {
+            alias: Gunicorn(
+                {"SMS_VERIFY_DELIVERY": "tasks", **self.db_env[alias]}, self.tmp / f"gunicorn-{alias}.log"
+            )
+            for alias in sizes
+        }
+        with servers["default"], servers["large"]:
+            for alias, server in servers.items():
+                self.seed_checks(budget * self.args.rounds + 500, alias)
+                for name in ENDPOINTS:
+                    self.load(server.port, name, seconds=0.5, max_requests=200, alias=alias)  # warm up
+            for _ in range(self.args.rounds):
+                for alias, server in servers.items():
+                    for name in ENDPOINTS:
+                        result = self.load(server.port, name, max_requests=budget, alias=alias)
+                        if (alias, name) not in best or result.rps > best[alias, name].rps:
+                            best[alias, name] = result
+        for alias in sizes:
+            self.clean_run_rows(alias)
+        for alias, key in (("default", "size_small"), ("large", "size_large")):
+            load = {
+                name: {"rps": r.rps, "p50": r.percentile(50), "p99": r.percentile(99), "n": r.requests}
+                for (a, name), r in best.items()
+                if a == alias
+            }
+            self.result[key] = {
+                "rows": rows[alias],
+                "seed_seconds": self.result[f"seed_seconds_{alias}"],
+                "load": load,
+            }
+            for name, m in load.items():
+                print(
+                    f"   {key} {name}: {m['rps']:.0f}/s p50 {m['p50']:.1f} ms p99 {m['p99']:.1f} ms",
+                    flush=True,
+                )
 
     # queries -------------------------------------------------------------------------------
 
