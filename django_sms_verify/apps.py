@@ -9,7 +9,8 @@ class SmsVerifyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        # Registers the system checks; connects the connector cache's invalidation signals.
+        from . import checks, connector_cache  # noqa: F401
         from .conversion import on_verification_approved, on_verification_requested
         from .signals import verification_approved, verification_requested
 

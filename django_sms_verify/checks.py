@@ -171,3 +171,68 @@ def _abuse_setting_errors() -> list[Error]:
                 )
             )
     return errors
+
+
+DELIVERY_MODES = ("sync", "tasks")
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register()
+def check_delivery_settings(app_configs=None, **kwargs) -> list[Error]:
+    """DELIVERY and the tasks-mode settings (retries, recovery, the Tasks backend)."""
+    if not isinstance(app_settings._user_settings(), dict):
+        return []  # reported by check_settings
+    errors: list[Error] = []
+    mode = app_settings.DELIVERY
+    if mode not in DELIVERY_MODES:
+        errors.append(_error("DELIVERY", f'must be "sync" or "tasks", got {mode!r}.', "E013"))
+    retries = app_settings.RETRY_ATTEMPTS
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
+        errors.append(
+            _error("RETRY_ATTEMPTS", f"must be a whole number from 0 to 20, got {retries!r}.", "E002")
+        )
+    base, ceiling = app_settings.RETRY_BASE_DELAY, app_settings.RETRY_MAX_DELAY
+    for name, value in (("RETRY_BASE_DELAY", base), ("RETRY_MAX_DELAY", ceiling)):
+        if not _number(value) or not 0 < value <= 86400:
+            errors.append(_error(name, f"must be a number of seconds above 0, got {value!r}.", "E015"))
+    if _number(base) and _number(ceiling) and base > ceiling:
+        errors.append(_error("RETRY_MAX_DELAY", "must not be below RETRY_BASE_DELAY.", "E015"))
+    stale, timeout = app_settings.STALE_AFTER, app_settings.PROVIDER_TIMEOUT
+    if not _number(stale) or stale < 1:
+        errors.append(
+            _error("STALE_AFTER", f"must be a number of seconds, at least 1, got {stale!r}.", "E016")
+        )
+    elif _number(timeout) and stale < 2 * timeout:
+        # A live worker waiting on a slow provider must not look dead.
+        errors.append(
+            _error("STALE_AFTER", f"must be at least twice PROVIDER_TIMEOUT ({2 * timeout}s).", "E016")
+        )
+    for name in ("TASKS_BACKEND", "TASKS_QUEUE"):
+        if not isinstance(getattr(app_settings, name), str):
+            errors.append(_error(name, "must be a string.", "E014"))
+    if mode == "tasks" and isinstance(app_settings.TASKS_BACKEND, str):
+        errors.extend(_tasks_backend_errors())
+    return errors
+
+
+def _tasks_backend_errors() -> list[Error]:
+    from .exceptions import ConfigurationError
+
+    try:
+        from .tasks import task_backends
+    except ConfigurationError as exc:
+        return [_error("DELIVERY", f'is "tasks" but no Tasks framework is installed: {exc}', "E014")]
+    except Exception as exc:  # the task could not be declared on the configured backend
+        return [_error("TASKS_BACKEND", f"cannot run the send task: {exc}", "E014")]
+    alias = app_settings.TASKS_BACKEND
+    try:
+        backend = task_backends[alias]
+    except Exception:
+        return [_error("TASKS_BACKEND", f"names no backend in TASKS: {alias!r}.", "E014")]
+    queues = getattr(backend, "queues", None)
+    if queues and app_settings.TASKS_QUEUE not in queues:
+        return [_error("TASKS_QUEUE", f"is not a queue of the {alias!r} backend: {sorted(queues)}.", "E014")]
+    return []

@@ -50,6 +50,20 @@ DEFAULTS: dict[str, Any] = {
     "CONNECTOR_DAILY_SEND_CAPS": {},
     # Seconds an Idempotency-Key and the answer it replays are kept.
     "IDEMPOTENCY_TTL": 86400,
+    # "sync": send inside the request. "tasks": commit the message and send it from a
+    # Django Tasks worker (django.tasks on Django 6, the django-tasks backport on 5.2).
+    "DELIVERY": "sync",
+    "TASKS_BACKEND": "default",  # alias in TASKS
+    "TASKS_QUEUE": "default",
+    # Tasks mode: a transient failure is retried on the same connector this many times,
+    # after RETRY_BASE_DELAY * 2**n seconds (75-100 % of it, capped at RETRY_MAX_DELAY),
+    # before the next connector is tried.
+    "RETRY_ATTEMPTS": 2,
+    "RETRY_BASE_DELAY": 2,
+    "RETRY_MAX_DELAY": 60,
+    # Tasks mode: a message still queued or sending this many seconds after its last step
+    # (its worker died) is queued again.
+    "STALE_AFTER": 120,
 }
 
 RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import spending
 from .conf import app_settings
+from .connector_cache import active_connectors
 from .exceptions import (
     ChannelUnavailable,
     DeliveryFailed,
@@ -59,9 +60,8 @@ def provider_for(connector: Connector) -> Provider:
 
 def candidate_connectors(region: str, channel: str) -> list[Connector]:
     """Active connectors serving ``region`` that can use ``channel``, by priority."""
-    connectors = Connector.objects.filter(is_active=True).prefetch_related("templates")
     found = []
-    for connector in connectors:
+    for connector in active_connectors():
         if not connector.serves_region(region):
             continue
         try:

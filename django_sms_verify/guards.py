@@ -18,6 +18,7 @@ Daily spend caps are counted where a provider is actually called (:mod:`.spendin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import phonenumbers
 from django.core.cache import caches
@@ -50,7 +51,13 @@ def number_prefix(e164: str) -> str:
     return e164[:-4]
 
 
-def admit(number: Phone, *, resend_scope: str, client_ip: str | None) -> None:
+def admit(
+    number: Phone,
+    *,
+    resend_scope: str,
+    client_ip: str | None,
+    resend_free: Callable[[], bool] | None = None,
+) -> None:
     """Count one send request against every limit, or raise :class:`RateLimited`.
 
     The client IP is counted on every request (refused ones too: probing costs the
@@ -81,7 +88,12 @@ def admit(number: Phone, *, resend_scope: str, client_ip: str | None) -> None:
     values = cache.get_many([resend_key, suspension_key, *(key for _, _, key, _ in keyed)])
 
     if refusal is None and interval > 0 and resend_key in values:
-        refusal = RateLimited(max(1.0, values[resend_key] - now), reason="resend")
+        if resend_free is not None and resend_free():
+            # The last code could not be sent (a worker may have said so in its own cache):
+            # the interval is free, e.g. to ask for a voice call at once.
+            cache.delete(resend_key)
+        else:
+            refusal = RateLimited(max(1.0, values[resend_key] - now), reason="resend")
     for scope, rate, key, left in keyed:
         if refusal is None and (values.get(key) or 0) >= rate.count:
             refusal = RateLimited(left, reason=scope)

@@ -258,6 +258,9 @@ class Message(models.Model):
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_message = models.TextField(_("error"), blank=True)
     attempts = models.JSONField(_("attempts"), default=list, blank=True)
+    # A notification's placeholder values, kept for the worker that renders it (tasks mode).
+    # Never a verification code: the worker reads that from the verification.
+    context = models.JSONField(_("context"), default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)

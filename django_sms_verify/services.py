@@ -19,7 +19,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import crypto, guards, throttling
+from . import crypto, dispatch, guards, throttling
+from .bulk import BulkResult, send_notifications
 from .conf import app_settings
 from .delivery import CODE_MASK, deliver, ensure_channel
 from .exceptions import (
@@ -45,13 +46,16 @@ from .models import (
     VerificationStatus,
 )
 from .phones import Phone, mask_phone, parse_phone
+from .progress import VerificationProgress, verification_progress
 from .signals import verification_approved, verification_requested
 from .tokens import consume_verification_token, make_token
 
 logger = logging.getLogger("django_sms_verify")
 
 __all__ = [
+    "BulkResult",
     "CheckResult",
+    "VerificationProgress",
     "check_verification",
     "consume_verification_token",
     "is_opted_out",
@@ -59,7 +63,9 @@ __all__ = [
     "record_opt_out",
     "request_verification",
     "send_notification",
+    "send_notifications",
     "send_test_message",
+    "verification_progress",
 ]
 
 
@@ -98,17 +104,31 @@ def request_verification(
     connectors = ensure_channel(number.region, channel)
     scope_key = f"{number.e164}|{usage_type}"
     # IP, resend interval, phone, number block, region: one answer whichever refuses.
-    guards.admit(number, resend_scope=scope_key, client_ip=client_ip)
+    guards.admit(
+        number,
+        resend_scope=scope_key,
+        client_ip=client_ip,
+        resend_free=lambda: dispatch.last_send_failed(number.e164, usage_type),
+    )
 
     now = timezone.now()
-    verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
-    message = Message.objects.create(
-        kind=MessageKind.VERIFICATION,
-        verification=verification,
-        to=number.e164,
-        usage_type=usage_type,
-        channel=channel,
-    )
+    background = dispatch.tasks_mode()
+    # The verification, its message and (tasks mode, the queue in the database) its task
+    # are committed together: one commit, and none without the others.
+    with transaction.atomic():
+        verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
+        message = Message.objects.create(
+            kind=MessageKind.VERIFICATION,
+            verification=verification,
+            to=number.e164,
+            usage_type=usage_type,
+            channel=channel,
+        )
+        if background:
+            # A worker sends it; GET verifications/<id>/ tells how it went.
+            dispatch.send_later([message.pk])
+    if background:
+        return verification
     try:
         deliver(message, connectors, _context(code), region=number.region, redact={"code": CODE_MASK})
     except (DeliveryFailed, RecipientRejected):

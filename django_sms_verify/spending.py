@@ -1,6 +1,6 @@
 """Daily spend caps: how many sends may reach providers per day, overall and per connector.
 
-Every provider call first takes one unit of today's budget (:func:`reserve`, called by
+Every provider call under a cap first takes one unit of today's budget (:func:`reserve`, called by
 ``delivery.deliver``): a conditional ``UPDATE ... SET sent = sent + 1 WHERE sent < cap``
 on a counter row per day and scope, so concurrent requests on any number of servers
 never pass the cap (PostgreSQL re-checks the condition on the locked row). A connector
@@ -44,8 +44,11 @@ def connector_cap(name: str) -> int | None:
 def reserve(connector: Connector) -> None:
     """Count one send through ``connector`` today; raise :class:`SpendCapReached` if the
     connector's or the overall cap is spent (then nothing is counted)."""
-    day = timezone.localdate()
     scopes = [(connector.name, connector_cap(connector.name)), (ALL, app_settings.DAILY_SEND_CAP)]
+    scopes = [(name, cap) for name, cap in scopes if cap is not None]
+    if not scopes:
+        return  # no cap applies: sends cost no query here
+    day = timezone.localdate()
     try:
         # Connector row first, then the overall one: the same lock order everywhere.
         with transaction.atomic():

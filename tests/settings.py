@@ -3,6 +3,8 @@
 
 import hashlib
 import os
+import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -25,7 +27,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_sms_verify",
+    # Tasks mode: the database backend and its worker (django.tasks is built into Django 6).
+    *([] if find_spec("django.tasks") else ["django_tasks"]),
+    "django_tasks_db",
 ]
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,8 +64,11 @@ DATABASES = {
     if os.environ.get("DATABASE_URL")
     else {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 }
+# SQLite in a file, not in memory: worker processes started by the tests share it.
 DATABASES["default"].setdefault("TEST", {})["NAME"] = (
-    f"test_sms_verify_{_checkout}" if os.environ.get("DATABASE_URL") else None
+    f"test_sms_verify_{_checkout}"
+    if os.environ.get("DATABASE_URL")
+    else os.path.join(tempfile.gettempdir(), f"test_sms_verify_{_checkout}_{os.getpid()}.sqlite3")
 )
 if os.environ.get("REDIS_URL"):
     CACHES = {

@@ -62,7 +62,8 @@ def test_a_full_abuse_run_is_in_the_security_log(api, make_connector, settings, 
         api.post(
             REQUEST_URL, body, format="json", HTTP_IDEMPOTENCY_KEY="idem-key-1", REMOTE_ADDR="198.51.100.9"
         )
-    settings.SMS_VERIFY = {**settings.SMS_VERIFY, "DAILY_SEND_CAP": 1}
+    settings.SMS_VERIFY = {**settings.SMS_VERIFY, "DAILY_SEND_CAP": 1}  # counted from now on
+    assert request_code(api, "+33612345679", ip="198.51.100.11").status_code == 202
     assert request_code(api, "+33612345678", ip="198.51.100.10").status_code == 503
     # Forged and unknown webhooks.
     assert (

@@ -14,6 +14,13 @@ from django.test import override_settings
 from django_sms_verify.conf import DEFAULTS
 
 WRONG_VALUES = [
+    ("DELIVERY", "celery"),
+    ("TASKS_BACKEND", 3),
+    ("TASKS_QUEUE", ["default"]),
+    ("RETRY_ATTEMPTS", -1),
+    ("RETRY_BASE_DELAY", 0),
+    ("RETRY_MAX_DELAY", "1m"),
+    ("STALE_AFTER", 0),
     ("SMS_NUMBER_TYPES", []),
     ("SMS_NUMBER_TYPES", ["MOBILE", "CELLPHONE"]),
     ("VOICE_NUMBER_TYPES", "MOBILE"),
@@ -137,6 +144,13 @@ GOOD_VALUES = {
     "DAILY_SEND_CAP": 10_000,
     "CONNECTOR_DAILY_SEND_CAPS": {"twilio-main": 500},
     "IDEMPOTENCY_TTL": 3600,
+    "DELIVERY": "sync",
+    "TASKS_BACKEND": "default",
+    "TASKS_QUEUE": "default",
+    "RETRY_ATTEMPTS": 3,
+    "RETRY_BASE_DELAY": 1,
+    "RETRY_MAX_DELAY": 30,
+    "STALE_AFTER": 300,
 }
 
 

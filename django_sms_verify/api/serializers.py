@@ -97,3 +97,16 @@ class CheckResponseSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
+
+
+class DeliverySerializer(serializers.Serializer):
+    status = serializers.CharField(help_text=_("queued, sending, sent, delivered, undelivered or failed"))
+    channel = serializers.CharField()
+    error_code = serializers.CharField(allow_blank=True)
+    updated_at = serializers.DateTimeField()
+
+
+class VerificationProgressSerializer(VerificationSerializer):
+    delivery = DeliverySerializer(
+        allow_null=True, help_text=_("The latest message sent for this verification.")
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
 from ..delivery import set_request_origin
-from ..exceptions import SmsVerifyError
+from ..exceptions import SmsVerifyError, VerificationNotFound
 from ..throttling import client_ip
 from .errors import exception_handler, to_api_error
 from .idempotency import IdempotencyMixin
@@ -19,6 +19,7 @@ from .serializers import (
     CheckResponseSerializer,
     ErrorSerializer,
     VerificationCheckSerializer,
+    VerificationProgressSerializer,
     VerificationRequestSerializer,
     VerificationSerializer,
 )
@@ -109,3 +110,39 @@ class VerificationCheckView(SmsVerifyAPIView):
         except SmsVerifyError as exc:
             raise to_api_error(exc) from exc
         return Response({"status": "approved", "verification_token": result.token})
+
+
+class VerificationStatusView(SmsVerifyAPIView):
+    """The verification's status and its latest delivery status, for a page that waits
+    for the code (in tasks mode the request answers before the provider is called)."""
+
+    http_method_names = ["get", "options"]
+
+    @extend_schema(
+        responses={200: VerificationProgressSerializer, 404: ErrorSerializer},
+        summary="Status of a verification and of its latest message",
+    )
+    def get(self, request, verification_id: str):
+        try:
+            progress = services.verification_progress(verification_id)
+        except VerificationNotFound as exc:
+            raise exceptions.NotFound(str(exc.message), code=exc.code) from exc
+        verification, delivery = progress.verification, progress.delivery
+        body = {
+            "id": verification.pk,
+            "phone": verification.phone,
+            "usage_type": verification.usage_type,
+            "channel": verification.channel,
+            "status": progress.status,
+            "expires_at": verification.expires_at,
+            "resend_after": services.resend_after(verification),
+            "delivery": None
+            if delivery is None
+            else {
+                "status": delivery.status,
+                "channel": delivery.channel,
+                "error_code": delivery.error_code,
+                "updated_at": delivery.updated_at,
+            },
+        }
+        return Response(VerificationProgressSerializer(body).data)

@@ -4,10 +4,13 @@ SQLite and the console connector by default. Environment:
 - ``DATABASE_URL`` (e.g. postgres://postgres@127.0.0.1:5432/test), ``SQLITE_PATH`` (the SQLite file
   otherwise), ``REDIS_URL`` (cache) and ``REDIS_KEY_PREFIX``;
 - ``SMS_VERIFY_<SETTING>`` overrides that SMS_VERIFY setting (lists comma-separated);
-- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``.
+- ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``;
+- ``SMS_VERIFY_DELIVERY=tasks`` sends from a worker: ``python manage.py db_worker``;
+- ``BENCH_FLOOR=1`` adds what ``bench/run.py`` measures against (see ``benchfloor``).
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 from django_sms_verify.conf import DEFAULTS
@@ -30,6 +33,13 @@ INSTALLED_APPS = [
     "django_sms_verify",
     "demo",
 ]
+# Tasks mode (SMS_VERIFY_DELIVERY=tasks): the database queue and its worker, when installed
+# (pip install "django-sms-verify[tasks]"); Django 6 has django.tasks built in.
+if find_spec("django_tasks_db"):
+    INSTALLED_APPS += [*([] if find_spec("django.tasks") else ["django_tasks"]), "django_tasks_db"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+if os.environ.get("BENCH_FLOOR") == "1":
+    INSTALLED_APPS.append("benchfloor")
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +75,11 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # Readers do not wait for a writer (the web server and a worker share the file).
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 
@@ -104,7 +119,7 @@ def _setting_from_env(name: str, raw: str):
     if isinstance(default, float):
         return float(raw)
     if isinstance(default, int) and not isinstance(default, bool):
-        return int(raw)
+        return float(raw) if "." in raw else int(raw)
     if default is None and raw.isdigit():  # a count that is off by default (DAILY_SEND_CAP)
         return int(raw)
     return raw or None

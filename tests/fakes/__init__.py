@@ -1,0 +1,1 @@
+"""Fake provider HTTP servers for the tests (127.0.0.1, a free port, stop by themselves)."""
