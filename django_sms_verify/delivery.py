@@ -199,10 +199,40 @@ def _finish(
     if error is not None:
         message.error_code = (error.provider_code or error.reason)[:64]
         message.error_message = str(error.message)[:500]
-    message.status = status
-    message.save()
-    if old_status != status:
-        message_status_changed.send(sender=Message, message=message, old_status=old_status, new_status=status)
+    values = {field: getattr(message, field) for field in FINISH_FIELDS}
+    values["updated_at"] = timezone.now()
+    # One UPDATE, guarded like record_status: a delivery report that got here first (Aliyun
+    # reports carry our id) is never overwritten by the send's own, earlier, status.
+    if Message.objects.filter(pk=message.pk, status__in=_ranked_below(status)).update(
+        status=status, **values
+    ):
+        message.status = status
+    else:
+        Message.objects.filter(pk=message.pk).update(**values)
+        message.status = Message.objects.values_list("status", flat=True).get(pk=message.pk)
+    if old_status != message.status:
+        message_status_changed.send(
+            sender=Message, message=message, old_status=old_status, new_status=message.status
+        )
+
+
+# What the end of a send writes besides the status.
+FINISH_FIELDS = (
+    "connector",
+    "connector_name",
+    "provider",
+    "error_code",
+    "error_message",
+    "attempts",
+    "body",
+    "provider_message_id",
+    "sent_at",
+    "delivered_at",
+)
+
+
+def _ranked_below(status: str) -> list[str]:
+    return [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
 
 
 def record_status(
@@ -214,7 +244,7 @@ def record_status(
     """
     if status not in STATUS_RANK:
         raise ValueError(f"unknown status {status!r}")
-    lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+    lower = _ranked_below(status)
     now = at or timezone.now()
     changes: dict[str, Any] = {"status": status, "updated_at": timezone.now()}
     if error_code:
