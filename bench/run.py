@@ -225,6 +225,8 @@ class Child:
             "SMS_VERIFY_IP_RATE": "1000000000/h",
             "SMS_VERIFY_PHONE_RATE": "1000/h",
             "SMS_VERIFY_PHONE_CHECK_RATE": "1000/h",
+            "SMS_VERIFY_PREFIX_RATE": "1000000000/h",  # every bench number shares a few blocks
+            "SMS_VERIFY_CONVERSION_MIN_SENDS": "0",  # no pumping monitor: the bench approves few codes
             "SMS_VERIFY_DELIVERY": "tasks",
             "SMS_VERIFY_PROVIDER_TIMEOUT": "1",
             "SMS_VERIFY_STALE_AFTER": "3",
