@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import crypto
 from .exceptions import TemplateError
@@ -301,7 +302,7 @@ class DailySendCount(models.Model):
     connector_name = models.CharField(
         _("connector"), max_length=64, blank=True, help_text=_("Empty: all connectors together.")
     )
-    sent = models.PositiveIntegerField(_("sent"), default=0)
+    sent = models.PositiveIntegerField(pgettext_lazy("number of messages", "sent"), default=0)
     refused = models.PositiveIntegerField(_("refused"), default=0, help_text=_("Sends stopped by the cap."))
     cap_reached_at = models.DateTimeField(_("cap reached"), null=True, blank=True)
 

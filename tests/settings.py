@@ -16,6 +16,8 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
+# LocaleMiddleware picks one of these from Accept-Language (as the testproject does).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

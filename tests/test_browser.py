@@ -57,9 +57,14 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server, settings):
+def browser_locale() -> str:
+    return "en-US"
+
+
+@pytest.fixture
+def page(browser, live_server, settings, browser_locale):
     settings.ROOT_URLCONF = "tests.browser_urls"
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context = browser.new_context(locale=browser_locale, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
@@ -184,4 +189,38 @@ def test_visitor_signs_in_with_a_code_on_the_testproject_page(page, live_server,
     token = page.locator("#token")
     expect(token).to_be_visible()
     screenshot(page, "signin-verified")
+    assert django_sms_verify.consume_verification_token(token.inner_text(), usage_type="SignIn") == PHONE_CN
+
+
+DEMO_LOCALE = Path(__file__).resolve().parent.parent / "testproject" / "demo" / "locale"
+
+
+@pytest.mark.parametrize("browser_locale", ["zh-CN"])
+def test_the_testproject_page_speaks_chinese_to_a_chinese_browser(
+    page, live_server, make_connector, settings
+):
+    # The tests do not install the demo app; its catalog joins through LOCALE_PATHS.
+    settings.LOCALE_PATHS = [DEMO_LOCALE]
+    make_connector("locmem-main")
+    page.goto(f"{live_server.url}/")
+    expect(page).to_have_title("手机号登录")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    expect(page.locator("#usage_type option[value=SignIn]")).to_have_text("登录")
+    page.fill("#phone", PHONE_CN)
+    page.click("#send")
+    expect(page.locator("#status")).to_contain_text("验证码已发送，")  # noqa: RUF001
+    expect(page.locator("#status")).to_contain_text("前有效。")
+    code = re.search(r"code (\d+)", django_sms_verify.outbox[-1].text).group(1)
+
+    page.fill("#code", "0" * len(code) if code != "0" * len(code) else "1" * len(code))
+    page.click("#verify")
+    # the API's message and the page's own wording, in Chinese word order
+    expect(page.locator("#status")).to_have_text(re.compile(r"^验证码不正确。（还可尝试 \d+ 次）$"))  # noqa: RUF001
+    screenshot(page, "signin-wrong-code-zh")
+
+    page.fill("#code", code)
+    page.click("#verify")
+    expect(page.locator("#status")).to_contain_text("验证通过。令牌：")  # noqa: RUF001
+    token = page.locator("#token")
+    expect(token).to_be_visible()
     assert django_sms_verify.consume_verification_token(token.inner_text(), usage_type="SignIn") == PHONE_CN

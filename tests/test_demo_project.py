@@ -101,3 +101,10 @@ def test_demo_request_shows_code_on_console_and_check_answers_token(demo_server)
         assert b"/api/sms-verify/verifications/" in response.read()
     with urllib.request.urlopen(base + "/", timeout=10) as response:
         assert b"request-form" in response.read()
+
+    # a Chinese browser gets the sign-in page from the demo app's own zh_Hans catalog
+    request = urllib.request.Request(base + "/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        page = response.read().decode()
+    assert '<html lang="zh-hans">' in page
+    assert "<title>手机号登录</title>" in page and "获取验证码" in page and "Send code" not in page

@@ -107,4 +107,4 @@ def _first_message(fields: dict) -> str:
             value = value[0] if isinstance(value, list) else next(iter(value.values()))
         if value:
             return f"{name}: {value}" if name != "non_field_errors" else str(value)
-    return "Invalid input."
+    return str(_("Invalid input."))
