@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import flatten_fieldsets, quote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -158,26 +158,7 @@ class MessageAdmin(PhoneSearchMixin, ReadOnlyAdmin):
         (_("Content"), {"fields": ("body",)}),
         (_("Times"), {"fields": ("created_at", "sent_at", "delivered_at", "updated_at")}),
     )
-    readonly_fields = (
-        "id",
-        "kind",
-        "status",
-        "to",
-        "usage_type",
-        "channel",
-        "connector_link",
-        "provider",
-        "provider_message_id",
-        "verification_link",
-        "error_code",
-        "error_message",
-        "attempts_table",
-        "body",
-        "created_at",
-        "sent_at",
-        "delivered_at",
-        "updated_at",
-    )
+    readonly_fields = flatten_fieldsets(fieldsets)  # the log is read-only: every field shown
     change_list_template = "admin/sms_verify/message/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:

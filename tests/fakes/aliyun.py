@@ -15,20 +15,18 @@ errors, ``http_status`` for 5xx answers, ``delay`` for slow answers.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import itertools
 import json
 import re
-import socket
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.loopback import KeepAliveHandler, LoopbackFake
 
 CHINA_TIME = timezone(timedelta(hours=8))
 API_VERSION = "2017-05-25"
@@ -110,23 +108,7 @@ class _Failure:
     message: str = ""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse can be observed
-    # Headers and body go out in two writes: without this, Nagle's algorithm and the
-    # client's delayed ACK add ~40 ms to every answer on a reused connection.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._untrack(self.connection)
-
+class _Handler(KeepAliveHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
@@ -148,20 +130,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
 
+class FakeAliyunSms(LoopbackFake):
+    handler = _Handler
 
-class _Server(ThreadingHTTPServer):
-    fake: FakeAliyunSms
-
-    def handle_error(self, request, client_address) -> None:
-        # A client that gave up (timeout tests) or a stop() closing its socket is expected.
-        pass
-
-
-class FakeAliyunSms:
     def __init__(self, access_key_id: str = "LTAI-test-id", access_key_secret: str = "test-secret") -> None:
+        super().__init__()
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.requests: list[RecordedRequest] = []
@@ -173,46 +147,6 @@ class FakeAliyunSms:
         self._failures: dict[str, _Failure] = {}
         self._nonces: set[str] = set()
         self._biz_ids = itertools.count(900619746936498440)
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- life ------------------------------------------------------------------------
-
-    def start(self) -> FakeAliyunSms:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is None:
-            return
-        self._server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # end idle keep-alive connections so handler threads exit
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()  # joins the handler threads
-        self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> FakeAliyunSms:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- switches --------------------------------------------------------------------
 
@@ -244,24 +178,10 @@ class FakeAliyunSms:
         """Accepted SendSms requests."""
         return [r for r in self.requests if r.params.get("Action") == "SendSms" and r.code == "OK"]
 
-    @property
-    def open_connections(self) -> int:
-        """Client connections the fake still holds open."""
-        with self._lock:
-            return len(self._connections)
-
     def requests_for(self, action: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.params.get("Action") == action]
 
     # --- the service -----------------------------------------------------------------
-
-    def _track(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._connections.add(conn)
-
-    def _untrack(self, conn: socket.socket) -> None:
-        with self._lock:
-            self._connections.discard(conn)
 
     def _answer(self, method: str, path: str, params: dict[str, str], port: int) -> tuple[int, dict]:
         record = RecordedRequest(method, path, dict(params), port)

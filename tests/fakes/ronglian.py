@@ -30,17 +30,16 @@ import contextlib
 import hashlib
 import json
 import re
-import socket
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from tests.fakes.loopback import KeepAliveHandler, LoopbackFake
 
 ACCOUNT_SID = "8a216da8762f3c9a01764b3f1e2a0b7c"
 AUTH_TOKEN = "c0ffee1234567890deadbeefcafe4242"
@@ -125,26 +124,8 @@ class ReceivedRequest:
     http_status: int = 200
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is visible
-    timeout = 5  # idle keep-alive connections end by themselves
-    # Headers and body leave in one segment: no Nagle/delayed-ACK stall on keep-alive.
-    disable_nagle_algorithm = True
-    wbufsize = 64 * 1024
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.fake._track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._untrack(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: the URL carries sig
-        return
+class _Handler(KeepAliveHandler):
+    wbufsize = 64 * 1024  # headers and body leave in one segment
 
     def do_POST(self) -> None:
         self.server.fake._handle(self)
@@ -160,12 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeRonglian
+class FakeRonglian(LoopbackFake):
+    handler = _Handler
 
-
-class FakeRonglian:
     def __init__(
         self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, app_id: str = APP_ID
     ) -> None:
@@ -173,11 +151,7 @@ class FakeRonglian:
         self.auth_token = auth_token
         self.app_id = app_id
         self.requests: list[ReceivedRequest] = []
-        self._lock = threading.Lock()
-        self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.reset()
 
     # --- switches --------------------------------------------------------------------
@@ -206,51 +180,6 @@ class FakeRonglian:
     def delay(self, seconds: float) -> None:
         """Hold each answer this long (stop() cuts it short)."""
         self.delay_seconds = seconds
-
-    # --- life ------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeRonglian:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        # A short poll interval: stop() returns within 50 ms.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-ronglian", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeRonglian:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    def _track(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._connections.add(connection)
-
-    def _untrack(self, connection: socket.socket) -> None:
-        with self._lock:
-            self._connections.discard(connection)
 
     # --- the platform ----------------------------------------------------------------
 
