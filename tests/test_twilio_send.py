@@ -10,7 +10,6 @@ import time
 import pytest
 
 from django_sms_verify import services
-from django_sms_verify.delivery import set_request_origin
 from django_sms_verify.exceptions import DeliveryFailed, RecipientRejected
 from django_sms_verify.models import Message, MessageStatus, Verification, VerificationStatus
 from django_sms_verify.providers.twilio import TwilioProvider
@@ -33,14 +32,6 @@ def fake():
 def backup_fake():
     with FakeTwilioAPI() as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _no_request_origin():
-    # API views remember their request's origin per thread; start each test without one.
-    set_request_origin(None)
-    yield
-    set_request_origin(None)
 
 
 TEMPLATES = {

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from django_sms_verify.delivery import set_request_origin
 from django_sms_verify.models import Message
 from tests.conftest import CHECK_URL, PHONE_CN, PHONE_US, REQUEST_URL
 from tests.fakes.twilio import FakeTwilioAPI
@@ -20,13 +19,6 @@ FROM_NUMBER = "+14155550100"
 def fake():
     with FakeTwilioAPI() as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _no_request_origin():
-    set_request_origin(None)
-    yield
-    set_request_origin(None)
 
 
 def voice_connector(make_connector, fake, *, content, language, name="twilio-voice", priority=10, **senders):
