@@ -6,6 +6,7 @@ Values are read from ``django.conf.settings`` on every access so that
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,11 @@ class Rate:
         return cls(count=count, period=multiplier * RATE_PERIODS[unit])
 
 
+@functools.lru_cache(maxsize=64)  # read on every request; settings hold a handful of rates
+def _parsed_rate(value: str) -> Rate:
+    return Rate.parse(value)
+
+
 class AppSettings:
     """Attribute access to ``SMS_VERIFY[...]`` with the defaults filled in."""
 
@@ -105,7 +111,8 @@ class AppSettings:
         return self._user_settings().get(name, DEFAULTS[name])
 
     def rate(self, name: str) -> Rate:
-        return Rate.parse(getattr(self, name))
+        value = getattr(self, name)
+        return _parsed_rate(value) if isinstance(value, str) else Rate.parse(value)
 
     @property
     def allowed_regions(self) -> frozenset[str] | None:

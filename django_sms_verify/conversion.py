@@ -10,7 +10,6 @@ A suspension starts the counts afresh, so the region is judged again on new traf
 
 from __future__ import annotations
 
-import functools
 import time
 from datetime import UTC, datetime
 
@@ -29,8 +28,8 @@ def _cache():
     return caches[app_settings.CACHE_ALIAS]
 
 
-@functools.lru_cache(maxsize=4096)
 def region_of(e164: str) -> str:
+    # Not cached per number: a number seen before would then answer faster than a new one.
     try:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
     except phonenumbers.NumberParseException:
@@ -125,8 +124,10 @@ def _verification_model():
 
 
 def on_verification_requested(sender, verification, **kwargs) -> None:
-    record_send(region_of(verification.phone))
+    if enabled():
+        record_send(region_of(verification.phone))
 
 
 def on_verification_approved(sender, verification, **kwargs) -> None:
-    record_approval(region_of(verification.phone))
+    if enabled():
+        record_approval(region_of(verification.phone))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -268,8 +269,9 @@ def record_status(
 _origin = threading.local()
 
 
-def set_request_origin(origin: str | None) -> None:
-    """Remember the current request's origin (views call this) for callback URLs."""
+def set_request_origin(origin: str | Callable[[], str] | None) -> None:
+    """Remember the current request's origin (views call this) for callback URLs: the
+    origin, or a function answering it (only called if a send needs it)."""
     _origin.value = origin or ""
 
 
@@ -277,4 +279,10 @@ def public_origin() -> str:
     configured = app_settings.PUBLIC_BASE_URL
     if configured:
         return configured.rstrip("/")
-    return getattr(_origin, "value", "") or ""
+    origin = getattr(_origin, "value", "") or ""
+    if callable(origin):
+        try:
+            origin = _origin.value = origin()
+        except DisallowedHost:  # no callback URL rather than one on a host we do not serve
+            origin = _origin.value = ""
+    return origin

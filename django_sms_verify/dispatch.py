@@ -18,6 +18,7 @@ worker then runs :func:`process_message`:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -26,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 import phonenumbers
+from django.conf import settings
 from django.core.cache import caches
 from django.db import router, transaction
 from django.utils import timezone
@@ -69,19 +71,31 @@ def require_tasks() -> None:
     from . import tasks  # noqa: F401
 
 
+def _backend():
+    from .tasks import task_backends
+
+    return task_backends[app_settings.TASKS_BACKEND]
+
+
 def _task(delay: float = 0):
+    if delay > 0:
+        return _configured_task(app_settings.TASKS_BACKEND, app_settings.TASKS_QUEUE, _backend()).using(
+            run_after=timezone.now() + timedelta(seconds=delay)
+        )
+    return _configured_task(app_settings.TASKS_BACKEND, app_settings.TASKS_QUEUE, _backend())
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_task(backend_alias: str, queue: str, backend: object):
+    # Configured once per backend (``using`` validates, which costs on every request);
+    # keyed on the backend object too, which is a new one when the TASKS setting changes.
     from .tasks import send_message
 
-    run_after = timezone.now() + timedelta(seconds=delay) if delay > 0 else None
-    return send_message.using(
-        backend=app_settings.TASKS_BACKEND, queue_name=app_settings.TASKS_QUEUE, run_after=run_after
-    )
+    return send_message.using(backend=backend_alias, queue_name=queue)
 
 
 def backend_can_defer() -> bool:
-    from .tasks import task_backends
-
-    return bool(getattr(task_backends[app_settings.TASKS_BACKEND], "supports_defer", False))
+    return bool(getattr(_backend(), "supports_defer", False))
 
 
 def enqueue(message_id: object, *, delay: float = 0) -> None:
@@ -93,6 +107,11 @@ def queue_in_this_database() -> bool:
     """Whether the Tasks backend keeps its queue in the database our messages are in
     (django-tasks-db's DatabaseBackend): then a task is written in the same transaction
     as its message, and neither can exist without the other."""
+    return _queue_in_database(_backend(), tuple(map(str, settings.DATABASE_ROUTERS)))
+
+
+@functools.lru_cache(maxsize=8)
+def _queue_in_database(backend: object, routers: tuple[str, ...]) -> bool:
     from django.apps import apps
 
     if not apps.is_installed("django_tasks_db"):
@@ -100,9 +119,6 @@ def queue_in_this_database() -> bool:
     from django_tasks_db import DatabaseBackend
     from django_tasks_db.models import DBTaskResult
 
-    from .tasks import task_backends
-
-    backend = task_backends[app_settings.TASKS_BACKEND]
     return isinstance(backend, DatabaseBackend) and router.db_for_write(DBTaskResult) == router.db_for_write(
         Message
     )

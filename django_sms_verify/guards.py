@@ -42,7 +42,12 @@ def number_type(e164: str) -> str:
 def check_number(number: Phone, channel: str) -> None:
     """Raise :class:`UnsupportedNumberType` unless ``number`` can take ``channel``."""
     allowed = app_settings.VOICE_NUMBER_TYPES if channel == "voice" else app_settings.SMS_NUMBER_TYPES
-    if number_type(number.e164) not in allowed:
+    kind = (
+        phonenumbers.number_type(number.parsed)
+        if number.parsed
+        else phonenumbers.number_type(phonenumbers.parse(number.e164))
+    )
+    if NUMBER_TYPE_NAMES.get(kind, "UNKNOWN") not in allowed:
         raise UnsupportedNumberType()
 
 

@@ -204,6 +204,17 @@ class Verification(models.Model):
         verbose_name = _("verification")
         verbose_name_plural = _("verifications")
         indexes = [models.Index(fields=["phone", "usage_type", "-created_at"], name="sms_verify_v_lookup")]
+        constraints = [
+            # One pending code per phone and usage type: a resend is then one INSERT ... ON
+            # CONFLICT (the same statement as a first send), and two concurrent first
+            # requests cannot both create one. Enforced where the database has partial
+            # unique indexes (PostgreSQL, SQLite).
+            models.UniqueConstraint(
+                fields=["phone", "usage_type"],
+                condition=models.Q(status="pending"),
+                name="sms_verify_v_one_pending",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_usage_type_display()} → {mask_phone(self.phone)} ({self.get_status_display()})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +23,8 @@ class Phone:
     region: str
     country_code: int
     national_number: str
+    # phonenumbers' own object, kept so later steps (the number's type) need not parse again.
+    parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.e164
@@ -56,6 +58,7 @@ def parse_phone(raw: object, *, default_region: str | None = None) -> Phone:
         region=number_region,
         country_code=number.country_code,
         national_number=str(number.national_number),
+        parsed=number,
     )
 
 

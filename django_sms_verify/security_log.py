@@ -21,7 +21,7 @@ from typing import Any
 import phonenumbers
 
 from .conf import app_settings
-from .phones import mask_phone
+from .phones import Phone, mask_phone
 
 logger = logging.getLogger("django_sms_verify.security")
 
@@ -62,6 +62,8 @@ def security_event(event: str, **fields: Any) -> None:
 
 def masked_phone(raw: object) -> str:
     """A phone number as logs may show it: E.164 when it parses, masked either way."""
+    if isinstance(raw, Phone):  # parsed already
+        return mask_phone(raw.e164)
     if not isinstance(raw, str) or not raw:
         return ""
     text = raw.strip()[:32]
@@ -87,6 +89,8 @@ def _clean(name: str, value: Any) -> Any:
 def _escape(line: str) -> str:
     # json.dumps escapes only C0 controls; escape every other unsafe character too, as
     # JSON \\u escapes, so the line still parses back to the original values.
+    if line.isprintable():  # the usual line: no control, format or separator character at all
+        return line
     return "".join(
         json.dumps(char)[1:-1] if unicodedata.category(char) in UNSAFE_CATEGORIES else char for char in line
     )

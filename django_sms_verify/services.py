@@ -16,10 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from . import crypto, dispatch, guards, throttling
+from . import crypto, dispatch, fastsql, guards, throttling
 from .bulk import BulkResult, send_notifications
 from .conf import app_settings
 from .delivery import CODE_MASK, deliver, ensure_channel
@@ -116,14 +115,17 @@ def request_verification(
     # The verification, its message and (tasks mode, the queue in the database) its task
     # are committed together: one commit, and none without the others.
     with transaction.atomic():
-        verification, code, resent = _pending_or_new(number.e164, usage_type, channel, now)
-        message = Message.objects.create(
+        verification, code, resent = _pending_or_new(
+            number.e164, usage_type, channel, now, with_code=not background
+        )
+        message = Message(
             kind=MessageKind.VERIFICATION,
             verification=verification,
             to=number.e164,
             usage_type=usage_type,
             channel=channel,
         )
+        fastsql.insert(message)
         if background:
             # A worker sends it; GET verifications/<id>/ tells how it went.
             dispatch.send_later([message.pk])
@@ -154,30 +156,12 @@ def request_verification(
     return verification
 
 
-def _pending_or_new(phone: str, usage_type: str, channel: str, now) -> tuple[Verification, str, bool]:
-    """The pending verification to resend (same code), or a new one."""
-    pending = (
-        Verification.objects.filter(phone=phone, usage_type=usage_type, status=VerificationStatus.PENDING)
-        .order_by("-created_at")
-        .first()
-    )
-    if pending is not None and pending.expires_at > now and pending.code_encrypted:
-        # A resent code lives CODE_TTL from now, as its message says; and the answer then
-        # looks like a first send's (no hint that someone asked before).
-        expires_at = now + timedelta(seconds=app_settings.CODE_TTL)
-        counted = Verification.objects.filter(
-            pk=pending.pk, status=VerificationStatus.PENDING, send_count__lt=app_settings.MAX_SENDS
-        ).update(send_count=F("send_count") + 1, last_sent_at=now, channel=channel, expires_at=expires_at)
-        if not counted:
-            raise RateLimited((pending.expires_at - now).total_seconds(), reason="max_sends")
-        # Not read back: a resend then runs as many queries as a first send (equal timing).
-        pending.send_count += 1
-        pending.last_sent_at, pending.channel, pending.expires_at = now, channel, expires_at
-        return pending, crypto.decrypt(pending.code_encrypted), True
-    if pending is not None and pending.expires_at <= now:
-        Verification.objects.filter(pk=pending.pk, status=VerificationStatus.PENDING).update(
-            status=VerificationStatus.EXPIRED, code_encrypted=""
-        )
+def _pending_or_new(
+    phone: str, usage_type: str, channel: str, now, *, with_code: bool
+) -> tuple[Verification, str, bool]:
+    """The pending verification to resend (same code), or a new one: ``(verification,
+    code, resent)``. The same statements and crypto on either path (equal timing)."""
+    # A resent code lives CODE_TTL from now, as its message says.
     verification = Verification(
         phone=phone,
         usage_type=usage_type,
@@ -189,8 +173,14 @@ def _pending_or_new(phone: str, usage_type: str, channel: str, now) -> tuple[Ver
     code = crypto.generate_code(app_settings.CODE_LENGTH)
     verification.code_digest = crypto.code_digest(verification.pk, code)
     verification.code_encrypted = crypto.encrypt(code)
-    verification.save(force_insert=True)
-    return verification, code, False
+    taken = fastsql.take_pending(verification, now, app_settings.MAX_SENDS)
+    if taken is None:
+        raise RateLimited(app_settings.CODE_TTL, reason="max_sends")
+    verification, resent = taken
+    # The code to send is read back from the row on either path (same work); tasks mode
+    # leaves that to the worker.
+    code = crypto.decrypt(verification.code_encrypted) if with_code else ""
+    return verification, code, resent
 
 
 def resend_after(verification: Verification) -> int:
@@ -228,12 +218,7 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
     scope_key = f"{number.e164}|{usage_type}"
     throttling.ensure_available("check", scope_key, check_rate)
 
-    latest = (
-        Verification.objects.filter(phone=number.e164, usage_type=usage_type)
-        .exclude(status=VerificationStatus.FAILED)
-        .order_by("-created_at")
-        .first()
-    )
+    latest = fastsql.latest_verification(number.e164, usage_type)
     if latest is None or latest.status in (VerificationStatus.APPROVED,):
         raise VerificationNotFound()
     if latest.status == VerificationStatus.LOCKED:
@@ -259,13 +244,7 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
 
 def _approve(verification: Verification, now) -> CheckResult:
     # One conditional UPDATE: of concurrent checks with the right code, one wins.
-    won = Verification.objects.filter(
-        pk=verification.pk,
-        status=VerificationStatus.PENDING,
-        check_attempts__lt=app_settings.MAX_CHECK_ATTEMPTS,
-        expires_at__gt=now,
-    ).update(status=VerificationStatus.APPROVED, approved_at=now, code_encrypted="")
-    if not won:
+    if not fastsql.approve(verification.pk, now, app_settings.MAX_CHECK_ATTEMPTS):
         verification.refresh_from_db()
         if verification.status == VerificationStatus.LOCKED:
             raise MaxAttemptsReached()

@@ -49,7 +49,8 @@ def log_api_call(request, status_code: int, exc: BaseException | None, response=
     fields: dict[str, Any] = {
         "endpoint": endpoint,
         "status": status_code,
-        "phone": data.get("phone"),
+        # The number the view parsed (a Phone), else as the client typed it.
+        "phone": getattr(request, "sms_verify_phone", None) or data.get("phone"),
         "usage_type": data.get("usage_type") if isinstance(data.get("usage_type"), str) else None,
         "ip": client_ip(request.META),
     }

@@ -22,6 +22,8 @@ from .serializers import (
     VerificationProgressSerializer,
     VerificationRequestSerializer,
     VerificationSerializer,
+    format_datetime,
+    verification_body,
 )
 
 try:
@@ -47,7 +49,8 @@ class SmsVerifyAPIView(SecurityEventsMixin, APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        set_request_origin(f"{request.scheme}://{request.get_host()}")
+        # Worked out only if a send needs it (a Twilio status callback without PUBLIC_BASE_URL).
+        set_request_origin(lambda: f"{request.scheme}://{request.get_host()}")
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -74,6 +77,7 @@ class VerificationRequestView(IdempotencyMixin, SmsVerifyAPIView):
         serializer = VerificationRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        request.sms_verify_phone = data["phone"]  # for the security log: parsed once
         try:
             verification = services.request_verification(
                 data["phone"],
@@ -83,16 +87,7 @@ class VerificationRequestView(IdempotencyMixin, SmsVerifyAPIView):
             )
         except SmsVerifyError as exc:
             raise to_api_error(exc) from exc
-        body = {
-            "id": verification.pk,
-            "phone": verification.phone,
-            "usage_type": verification.usage_type,
-            "channel": verification.channel,
-            "status": verification.status,
-            "expires_at": verification.expires_at,
-            "resend_after": services.resend_after(verification),
-        }
-        return Response(VerificationSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+        return Response(verification_body(verification), status=status.HTTP_202_ACCEPTED)
 
 
 class VerificationCheckView(SmsVerifyAPIView):
@@ -105,6 +100,7 @@ class VerificationCheckView(SmsVerifyAPIView):
         serializer = VerificationCheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        request.sms_verify_phone = data["phone"]
         try:
             result = services.check_verification(data["phone"], data["usage_type"], data["code"])
         except SmsVerifyError as exc:
@@ -129,20 +125,15 @@ class VerificationStatusView(SmsVerifyAPIView):
             raise exceptions.NotFound(str(exc.message), code=exc.code) from exc
         verification, delivery = progress.verification, progress.delivery
         body = {
-            "id": verification.pk,
-            "phone": verification.phone,
-            "usage_type": verification.usage_type,
-            "channel": verification.channel,
+            **verification_body(verification),
             "status": progress.status,
-            "expires_at": verification.expires_at,
-            "resend_after": services.resend_after(verification),
             "delivery": None
             if delivery is None
             else {
                 "status": delivery.status,
                 "channel": delivery.channel,
                 "error_code": delivery.error_code,
-                "updated_at": delivery.updated_at,
+                "updated_at": format_datetime(delivery.updated_at),
             },
         }
-        return Response(VerificationProgressSerializer(body).data)
+        return Response(body)
