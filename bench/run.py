@@ -369,7 +369,7 @@ class Child:
                 expires_at=now + timedelta(hours=1),
                 code_encrypted=encrypted,
             )
-            verification.code_digest = crypto.code_digest(verification.pk, CODE)
+            verification.code_digest = crypto.code_digest(verification.phone, "SignIn", CODE)
             rows.append(verification)
         Verification.objects.using(alias).bulk_create(rows, batch_size=2000)
         self.counters[alias] = {"request": 0, "check": 0}

@@ -220,6 +220,46 @@ def latest_verification(phone: str, usage_type: str) -> Verification | None:
     return Verification.from_db(alias, [f.attname for f in fields], _from_db(row, fields, alias))
 
 
+def approve_latest(
+    phone: str, usage_type: str, code_digest: str, now: datetime, max_check_attempts: int
+) -> Verification | None:
+    """Approve the latest verification of ``phone`` and ``usage_type`` if ``code_digest`` is
+    its code's and it is still pending, live and not locked; the approved verification,
+    else ``None`` (and nothing changed). One statement for a right code."""
+    alias = router.db_for_write(Verification)
+    if not _fast(alias):
+        return None  # other databases take the step-by-step path
+    connection = connections[alias]
+    fields = Verification._meta.concrete_fields
+
+    def build() -> str:
+        col, table = _names(Verification, alias)
+        quote = connection.ops.quote_name
+        pending = f"'{VerificationStatus.PENDING.value}'"
+        return (
+            f"UPDATE {table} SET {col('status')} = '{VerificationStatus.APPROVED.value}', "
+            f"{col('approved_at')} = %s, {col('code_encrypted')} = '' "
+            f"WHERE {col('id')} = (SELECT {col('id')} FROM {table} "
+            f"WHERE {col('phone')} = %s AND {col('usage_type')} = %s "
+            f"AND {col('status')} <> '{VerificationStatus.FAILED.value}' "
+            f"ORDER BY {col('created_at')} DESC LIMIT 1) "
+            f"AND {col('status')} = {pending} AND {col('check_attempts')} < %s "
+            f"AND {col('expires_at')} > %s AND {col('code_digest')} = %s "
+            f"RETURNING {', '.join(quote(f.column) for f in fields)}"
+        )
+
+    at = Verification._meta.get_field("approved_at").get_db_prep_save(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _prepared("approve_latest", connection.vendor, build),
+            [at, phone, usage_type, max_check_attempts, at, code_digest],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Verification.from_db(alias, [f.attname for f in fields], _from_db(row, fields, alias))
+
+
 def approve(pk: uuid.UUID, now: datetime, max_check_attempts: int) -> bool:
     """Approve the verification ``pk`` if it is still pending, live and not locked: one
     conditional UPDATE, so of concurrent checks with the right code exactly one wins."""

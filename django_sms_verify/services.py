@@ -171,7 +171,7 @@ def _pending_or_new(
         expires_at=now + timedelta(seconds=app_settings.CODE_TTL),
     )
     code = crypto.generate_code(app_settings.CODE_LENGTH)
-    verification.code_digest = crypto.code_digest(verification.pk, code)
+    verification.code_digest = crypto.code_digest(phone, usage_type, code)
     verification.code_encrypted = crypto.encrypt(code)
     taken = fastsql.take_pending(verification, now, app_settings.MAX_SENDS)
     if taken is None:
@@ -217,13 +217,20 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
     check_rate = app_settings.rate("PHONE_CHECK_RATE")
     scope_key = f"{number.e164}|{usage_type}"
     throttling.ensure_available("check", scope_key, check_rate)
+    code = str(code)
+    digest = crypto.code_digest(number.e164, usage_type, code)
+    now = timezone.now()
+    # The right code, in time, within the attempts: approved by one conditional UPDATE (of
+    # concurrent checks with the right code, one wins). Anything else is worked out below.
+    approved = fastsql.approve_latest(number.e164, usage_type, digest, now, app_settings.MAX_CHECK_ATTEMPTS)
+    if approved is not None:
+        return _approved(approved)
 
     latest = fastsql.latest_verification(number.e164, usage_type)
     if latest is None or latest.status in (VerificationStatus.APPROVED,):
         raise VerificationNotFound()
     if latest.status == VerificationStatus.LOCKED:
         raise MaxAttemptsReached()
-    now = timezone.now()
     if latest.status == VerificationStatus.EXPIRED or latest.expires_at <= now:
         if latest.status == VerificationStatus.PENDING:
             Verification.objects.filter(pk=latest.pk, status=VerificationStatus.PENDING).update(
@@ -231,7 +238,10 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
             )
         raise CodeExpired()
 
-    correct = crypto.digests_match(crypto.code_digest(latest.pk, str(code)), latest.code_digest)
+    # Both digests are computed and compared, whichever the row holds (constant time).
+    correct = crypto.digests_match(digest, latest.code_digest) | crypto.digests_match(
+        crypto.legacy_code_digest(latest.pk, code), latest.code_digest
+    )
     if correct:
         return _approve(latest, now)
     try:
@@ -256,6 +266,10 @@ def _approve(verification: Verification, now) -> CheckResult:
         now,
         "",
     )
+    return _approved(verification)
+
+
+def _approved(verification: Verification) -> CheckResult:
     logger.info("verification %s approved", verification.pk)
     verification_approved.send(sender=Verification, verification=verification)
     return CheckResult(verification=verification, token=make_token(verification))

@@ -19,7 +19,7 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_sms_verify import fastsql
+from django_sms_verify import crypto, fastsql
 from django_sms_verify.models import Message, Verification
 from tests.conftest import PHONE_CN
 from tests.helpers import check_code, request_code, sent_codes
@@ -133,3 +133,22 @@ def test_the_migration_closes_duplicate_pending_codes():
     assert statuses[rows[0].pk] == "pending"  # the newest stays
     assert statuses[rows[1].pk] == statuses[rows[2].pk] == "expired"
     assert statuses[other.pk] == "pending"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("statements", ["fastsql", "orm"])
+def test_a_code_stored_before_the_upgrade_still_checks(connector, monkeypatch, statements):
+    """Codes pending when 0.2 is deployed carry the old digest (bound to the row's id)."""
+    if statements == "orm":
+        monkeypatch.setattr(fastsql, "VENDORS", frozenset())
+    now = timezone.now()
+    old = Verification(
+        phone=PHONE_CN, usage_type="SignIn", expires_at=now + timedelta(minutes=5), send_count=1
+    )
+    old.code_digest = crypto.legacy_code_digest(old.pk, "246810")
+    old.save()
+    api = APIClient()
+    assert check_code(api, "135791").json()["code"] == "invalid_code"
+    response = check_code(api, "246810")
+    assert response.status_code == 200, response.json()
+    assert Verification.objects.get(pk=old.pk).status == "approved"

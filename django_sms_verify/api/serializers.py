@@ -36,10 +36,11 @@ class StrictCharField(serializers.CharField):
 
 
 class PhoneField(StrictCharField):
+    MAX_LENGTH = 64
     default_error_messages = {"invalid_phone": _("Enter a valid phone number.")}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("max_length", self.MAX_LENGTH)
         kwargs.setdefault("help_text", _("E.164, e.g. +8613800138000"))
         super().__init__(**kwargs)
 
@@ -54,6 +55,10 @@ class PhoneField(StrictCharField):
         return str(value)
 
 
+_USAGE_TYPES = frozenset(UsageType.values)
+_CHANNELS = frozenset(Channel.values)
+
+
 class StrictChoiceField(serializers.ChoiceField):
     def to_internal_value(self, data):
         if not isinstance(data, str) or data not in self.choice_strings_to_values:
@@ -62,17 +67,45 @@ class StrictChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
+def _is_one_of(value: object, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in choices
+
+
+def _quick_phone(data: dict) -> Phone | None:
+    raw = data.get("phone")
+    if not isinstance(raw, str) or len(raw) > PhoneField.MAX_LENGTH:
+        return None
+    try:
+        return parse_phone(raw)
+    except InvalidPhoneNumber:
+        return None
+
+
 class VerificationRequestSerializer(LeanSerializer):
     phone = PhoneField()
     usage_type = StrictChoiceField(choices=UsageType.choices)
     channel = StrictChoiceField(choices=Channel.choices, default=Channel.SMS)
 
+    @staticmethod
+    def validate_quickly(data: object) -> dict | None:
+        """``validated_data`` of a well-formed body without building the serializer (the
+        common case, on the hot path); ``None`` for anything else, which the serializer
+        then validates to word the errors."""
+        if not isinstance(data, dict):
+            return None
+        usage_type, channel = data.get("usage_type"), data.get("channel", Channel.SMS)
+        if not (_is_one_of(usage_type, _USAGE_TYPES) and _is_one_of(channel, _CHANNELS)):
+            return None
+        phone = _quick_phone(data)
+        return None if phone is None else {"phone": phone, "usage_type": usage_type, "channel": channel}
+
 
 class CodeField(StrictCharField):
+    MAX_LENGTH = 10
     default_error_messages = {"invalid_format": _("Enter the {length}-digit code.")}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 10)
+        kwargs.setdefault("max_length", self.MAX_LENGTH)
         super().__init__(**kwargs)
 
     def run_validation(self, data=serializers.empty) -> str:
@@ -87,6 +120,20 @@ class VerificationCheckSerializer(LeanSerializer):
     phone = PhoneField()
     usage_type = StrictChoiceField(choices=UsageType.choices)
     code = CodeField()
+
+    @staticmethod
+    def validate_quickly(data: object) -> dict | None:
+        """As :meth:`VerificationRequestSerializer.validate_quickly`."""
+        if not isinstance(data, dict) or not _is_one_of(data.get("usage_type"), _USAGE_TYPES):
+            return None
+        code = data.get("code")
+        if not isinstance(code, str) or len(code) > CodeField.MAX_LENGTH:
+            return None
+        code = code.strip()  # as CharField's trim_whitespace
+        if len(code) != app_settings.CODE_LENGTH or not code.isascii() or not code.isdigit():
+            return None
+        phone = _quick_phone(data)
+        return None if phone is None else {"phone": phone, "usage_type": data["usage_type"], "code": code}
 
 
 class VerificationSerializer(LeanSerializer):

@@ -64,6 +64,13 @@ class SmsVerifyAPIView(SecurityEventsMixin, APIView):
         return response
 
 
+def validated(serializer_class, data) -> dict:
+    """``serializer_class``'s validated data, or the 400 its errors make."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 ERRORS = {400: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
 
 
@@ -74,9 +81,9 @@ class VerificationRequestView(IdempotencyMixin, SmsVerifyAPIView):
         summary="Send a verification code",
     )
     def post(self, request):
-        serializer = VerificationRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = VerificationRequestSerializer.validate_quickly(request.data) or validated(
+            VerificationRequestSerializer, request.data
+        )
         request.sms_verify_phone = data["phone"]  # for the security log: parsed once
         try:
             verification = services.request_verification(
@@ -97,9 +104,9 @@ class VerificationCheckView(SmsVerifyAPIView):
         summary="Check a verification code",
     )
     def post(self, request):
-        serializer = VerificationCheckSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = VerificationCheckSerializer.validate_quickly(request.data) or validated(
+            VerificationCheckSerializer, request.data
+        )
         request.sms_verify_phone = data["phone"]
         try:
             result = services.check_verification(data["phone"], data["usage_type"], data["code"])
