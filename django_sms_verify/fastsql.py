@@ -14,6 +14,7 @@ ORM, so a host's receivers still run.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -52,13 +53,24 @@ def _names(model: type[models.Model], alias: str) -> tuple[Callable[[str], str],
 def _from_db(row: Sequence[Any], fields: Sequence[models.Field], alias: str) -> list[Any]:
     """Column values as the ORM would have handed them over (UUIDs, aware datetimes...)."""
     connection = connections[alias]
+    converters = _converters(tuple(fields), connection.vendor, alias)
     values = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.get_col(field.model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
-            value = convert(value, column, connection)
+    for (column, convert), value in zip(converters, row, strict=True):
+        for converter in convert:
+            value = converter(value, column, connection)
         values.append(value)
     return values
+
+
+@functools.lru_cache(maxsize=32)
+def _converters(fields: tuple[models.Field, ...], vendor: str, alias: str) -> list[tuple[Any, list]]:
+    connection = connections[alias]
+    found = []
+    for field in fields:
+        column = field.get_col(field.model._meta.db_table)
+        convert = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        found.append((column, convert))
+    return found
 
 
 # --- INSERT ----------------------------------------------------------------------------

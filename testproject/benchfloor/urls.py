@@ -1,5 +1,8 @@
 from django.urls import path
 
-from .views import FloorView
+from .views import FloorView, SameWritesFloorView
 
-urlpatterns = [path("floor/", FloorView.as_view(), name="bench-floor")]
+urlpatterns = [
+    path("floor/", FloorView.as_view(), name="bench-floor"),
+    path("floor-writes/", SameWritesFloorView.as_view(), name="bench-floor-writes"),
+]
