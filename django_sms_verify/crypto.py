@@ -36,8 +36,8 @@ def code_digest(phone: str, usage_type: str, code: str) -> str:
 
 
 def legacy_code_digest(verification_id: object, code: str) -> str:
-    """The digest of codes stored before 0.2 (bound to the verification's id); still
-    accepted for codes pending at the upgrade."""
+    """The digest of codes stored before migration 0004 (bound to the verification's id);
+    still accepted for codes pending at the upgrade."""
     return salted_hmac(CODE_SALT, f"{verification_id}:{code}", algorithm="sha256").hexdigest()
 
 

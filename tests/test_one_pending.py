@@ -138,7 +138,7 @@ def test_the_migration_closes_duplicate_pending_codes():
 @pytest.mark.django_db
 @pytest.mark.parametrize("statements", ["fastsql", "orm"])
 def test_a_code_stored_before_the_upgrade_still_checks(connector, monkeypatch, statements):
-    """Codes pending when 0.2 is deployed carry the old digest (bound to the row's id)."""
+    """Codes pending at the upgrade carry the old digest (bound to the row's id)."""
     if statements == "orm":
         monkeypatch.setattr(fastsql, "VENDORS", frozenset())
     now = timezone.now()
