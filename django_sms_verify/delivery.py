@@ -26,7 +26,7 @@ from .exceptions import (
     RecipientRejected,
     TemplateError,
 )
-from .models import STATUS_RANK, Connector, Message, MessageStatus, Template, UsageType
+from .models import STATUS_RANK, Connector, Message, MessageKind, MessageStatus, Template, UsageType
 from .providers import VOICE, OutgoingMessage, Provider
 from .signals import message_status_changed
 from .templating import render
@@ -102,6 +102,7 @@ def render_message(
         usage_type=message.usage_type,
         region=region,
         public_origin=public_origin(),
+        code=str(context.get("code", "")) if message.kind != MessageKind.NOTIFICATION else "",
     )
 
 

@@ -174,3 +174,23 @@ def test_call_timeout_fails_over(api, make_connector, fake, settings):
 
         assert len(backup.calls) == 1
     assert Message.objects.get().attempts[0]["error_code"] == "timeout"
+
+
+def test_only_the_code_is_spelled_other_numbers_are_read_as_numbers(api, make_connector, fake):
+    voice_connector(
+        make_connector,
+        fake,
+        content="Code <<code>> for order 20261123. Questions: 4008001234.",
+        language="en",
+    )
+
+    assert request_voice(api, PHONE_US).status_code == 202
+
+    says = spoken(fake.calls[0]["Twiml"])
+    code = slow_digits(says[0])
+    assert len(code) == 6
+    for say in says:
+        assert say.text == "Code "
+        assert say.find("prosody").tail == " for order 20261123. Questions: 4008001234."
+    checked = api.post(CHECK_URL, {"phone": PHONE_US, "usage_type": "SignIn", "code": code}, format="json")
+    assert checked.status_code == 200, checked.content

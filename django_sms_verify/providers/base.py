@@ -48,6 +48,9 @@ class OutgoingMessage:
     # Our site's public origin ("https://example.com"), for status callback URLs;
     # empty when unknown (no PUBLIC_BASE_URL and no request).
     public_origin: str = ""
+    # The verification code inside ``text`` (empty for notifications): what a voice call
+    # spells digit by digit. Never logged, like ``text``.
+    code: str = field(default="", repr=False)
 
 
 @dataclass

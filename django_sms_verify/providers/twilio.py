@@ -119,7 +119,7 @@ class TwilioProvider(Provider):
         params: dict[str, Any] = {
             "to": message.to,
             "from_": self.from_number,
-            "twiml": build_twiml(message.text, message.language),
+            "twiml": build_twiml(message.text, message.language, code=message.code),
         }
         callback = self.status_callback_url(message)
         if callback:

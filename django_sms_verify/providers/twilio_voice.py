@@ -1,9 +1,10 @@
 """The TwiML a voice code call speaks: the message text, with the code read digit by digit.
 
-The text is the template content rendered like an SMS. Every run of 4 or more digits in
-it (codes are 4 to 10 digits long) is spelled out one digit at a time, slowly, with a
-pause between digits; shorter numbers ("valid 10 minutes") are read as numbers. The whole
-text is said twice, so a listener who missed the code hears it again.
+The text is the template content rendered like an SMS. The code in it is spelled out one
+digit at a time, slowly, with a pause between digits; other numbers ("valid 10 minutes",
+an order number, a hotline) are read as numbers. Without a known code (a voice
+notification), every run of 4 or more digits is spelled. The whole text is said twice, so
+a listener who missed the code hears it again.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def voice_for(language: str) -> tuple[str, str | None]:
     return tag, None
 
 
-def build_twiml(text: str, language: str) -> str:
-    """Inline TwiML that says ``text`` twice, codes digit by digit."""
+def build_twiml(text: str, language: str, code: str = "") -> str:
+    """Inline TwiML that says ``text`` twice, ``code`` (else any digit run) digit by digit."""
     say_language, voice = voice_for(language)
+    spelled = _spelled_pattern(code)
     response = VoiceResponse()
     response.pause(length=1)  # the callee is still bringing the phone to the ear
     for repeat in range(REPEATS):
@@ -56,17 +58,24 @@ def build_twiml(text: str, language: str) -> str:
             response.pause(length=1)
         say = Say(voice=voice, language=say_language or None)
         if voice is None:
-            say.value = DIGIT_RUN.sub(lambda m: ", ".join(m.group(0)) + ",", text)
+            say.value = spelled.sub(lambda m: ", ".join(m.group(0)) + ",", text)
         else:
-            _append_ssml(say, text)
+            _append_ssml(say, text, spelled)
         response.append(say)
     return response.to_xml()
 
 
-def _append_ssml(say: Say, text: str) -> None:
-    """``text`` into ``say``: plain text, and each digit run as slow digits with breaks."""
+def _spelled_pattern(code: str) -> re.Pattern[str]:
+    if code.isdigit():
+        # The code itself, not as part of a longer number.
+        return re.compile(rf"(?<![0-9]){re.escape(code)}(?![0-9])")
+    return DIGIT_RUN
+
+
+def _append_ssml(say: Say, text: str, spelled: re.Pattern[str]) -> None:
+    """``text`` into ``say``: plain text, and each spelled match as slow digits with breaks."""
     position = 0
-    for match in DIGIT_RUN.finditer(text):
+    for match in spelled.finditer(text):
         if match.start() > position:
             say.nest(text[position : match.start()])
         digits = say.prosody(rate="slow")
