@@ -21,12 +21,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from django_sms_verify.exceptions import PermanentProviderError, TransientProviderError
 from django_sms_verify.providers import PROVIDER_CLASSES
 from django_sms_verify.providers.base import ConfigField, OutgoingMessage, Provider, SendResult
+from tests.fakes.loopback import KeepAliveHandler, LoopbackFake, LoopbackServer
 
 KEY = "fakehttp"
 PROVIDER_CLASSES.setdefault(KEY, "tests.fakes.http_sms.FakeHttpProvider")
@@ -89,11 +89,6 @@ class FakeHttpProvider(Provider):
         )
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request, client_address) -> None:
-        pass  # a client that gave up (a killed worker, a timeout) is part of the tests
-
-
 @dataclass
 class Received:
     to: str
@@ -103,37 +98,71 @@ class Received:
     at: float  # time.time() when the request arrived
 
 
-class FakeSmsServer:
+class FakeSmsHandler(KeepAliveHandler):
+    server: LoopbackServer
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        fake: FakeSmsServer = self.server.fake  # type: ignore[assignment]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        if self.headers.get("Authorization") != f"Bearer {fake.token}":
+            fake.rejected.append("authorization")
+            return self._answer(401, {"error": "unauthorized"})
+        try:
+            data = json.loads(raw)
+            item = Received(data["to"], data["text"], data["channel"], data["reference"], time.time())
+        except (ValueError, KeyError, TypeError):
+            fake.rejected.append("body")
+            return self._answer(422, {"error": "malformed"})
+        if not self.path.endswith("/messages"):
+            fake.rejected.append(f"path {self.path}")
+            return self._answer(404, {"error": "not_found"})
+        with fake._lock:
+            fake.received.append(item)
+        answer = fake._next_answer()
+        if fake.delay:
+            time.sleep(fake.delay)
+        if answer == "hang":
+            fake._released.wait(timeout=60)
+            return self._answer(503, {"error": "gone"})
+        if answer == "invalid_number":
+            return self._answer(400, {"error": "invalid_number"})
+        if answer.isdigit():
+            return self._answer(int(answer), {"error": "unavailable"})
+        return self._answer(200, {"id": f"fake-{uuid.uuid4().hex[:20]}"})
+
+
+class FakeSmsServer(LoopbackFake):
     """The fake API. ``script`` lists answers for the next requests in order (``"ok"``,
     ``"503"``, ``"429"``, ``"invalid_number"``, ``"hang"``); then every answer is ``"ok"``.
     ``delay`` slows every answer; ``"hang"`` holds the request until :meth:`release`."""
 
+    handler = FakeSmsHandler
+
     def __init__(self, token: str = "fake-token", *, delay: float = 0.0, script: list[str] | None = None):
+        super().__init__()
         self.token = token
         self.delay = delay
         self.script = list(script or [])
         self.received: list[Received] = []
         self.rejected: list[str] = []  # wire-format errors, which a test should never see
-        self._lock = threading.Lock()
         self._released = threading.Event()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def start(self) -> FakeSmsServer:
-        self._thread.start()
-        return self
+        self._released.clear()
+        return super().start()
 
     def stop(self) -> None:
-        self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._released.set()  # held requests answer, so their threads end
+        super().stop()
 
     def release(self) -> None:
         """Let held (``"hang"``) requests go on (they answer 503: the caller is gone)."""
@@ -153,52 +182,6 @@ class FakeSmsServer:
     def _next_answer(self) -> str:
         with self._lock:
             return self.script.pop(0) if self.script else "ok"
-
-    def _handler(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _answer(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                if self.headers.get("Authorization") != f"Bearer {server.token}":
-                    server.rejected.append("authorization")
-                    return self._answer(401, {"error": "unauthorized"})
-                try:
-                    data = json.loads(raw)
-                    item = Received(data["to"], data["text"], data["channel"], data["reference"], time.time())
-                except (ValueError, KeyError, TypeError):
-                    server.rejected.append("body")
-                    return self._answer(422, {"error": "malformed"})
-                if not self.path.endswith("/messages"):
-                    server.rejected.append(f"path {self.path}")
-                    return self._answer(404, {"error": "not_found"})
-                with server._lock:
-                    server.received.append(item)
-                answer = server._next_answer()
-                if server.delay:
-                    time.sleep(server.delay)
-                if answer == "hang":
-                    server._released.wait(timeout=60)
-                    return self._answer(503, {"error": "gone"})
-                if answer == "invalid_number":
-                    return self._answer(400, {"error": "invalid_number"})
-                if answer.isdigit():
-                    return self._answer(int(answer), {"error": "unavailable"})
-                return self._answer(200, {"id": f"fake-{uuid.uuid4().hex[:20]}"})
-
-        return Handler
 
 
 @contextmanager

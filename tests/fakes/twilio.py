@@ -18,18 +18,16 @@ Failures are switchable: :meth:`answer_500`, :meth:`answer_error` (a given Twili
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import re
 import secrets
-import socket
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import KeepAliveHandler, LoopbackFake
 
 API_VERSION = "2010-04-01"
 PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<sid>AC[0-9a-fA-F]{{32}})/(?P<kind>Messages|Calls)\.json$")
@@ -75,59 +73,49 @@ class RecordedRequest:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeTwilioAPI:
+class TwilioHandler(KeepAliveHandler):
+    timeout = 10  # idle kept-alive connections end by themselves (api.twilio.com keeps them too)
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def _serve(self, method: str) -> None:
+        fake: FakeTwilioAPI = self.server.fake  # type: ignore[assignment]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        headers["x-fake-client-port"] = str(self.client_address[1])
+        status, answer = fake.handle(method, self.path, headers, body)
+        if status == 500 and answer.get("code") == 20500:
+            payload, content_type = b"Internal Server Error", "text/plain"
+        else:
+            payload, content_type = json.dumps(answer).encode(), "application/json"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up (timeout) before the answer
+            self.close_connection = True
+
+
+class FakeTwilioAPI(LoopbackFake):
     def __init__(self, account_sid: str | None = None, auth_token: str | None = None) -> None:
+        super().__init__()
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token or secrets.token_hex(16)
         self.requests: list[RecordedRequest] = []
         self._failure: tuple[str, Any] | None = None
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- life cycle ----------------------------------------------------------------
-
-    def start(self) -> FakeTwilioAPI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            # a short poll interval: stop() returns at once
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-twilio",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # wakes slow answers
-        if self._server is None:
-            return
-        self._server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # end kept-alive connections waiting for a next request
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> FakeTwilioAPI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    handler = TwilioHandler
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.url
 
     # --- switchable failures --------------------------------------------------------
 
@@ -377,51 +365,3 @@ def _error_json(exc: TwilioAPIError) -> dict[str, Any]:
 
 def _rfc2822(moment: datetime) -> str:
     return moment.strftime("%a, %d %b %Y %H:%M:%S +0000")
-
-
-def _handler_for(fake: FakeTwilioAPI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as api.twilio.com
-        timeout = 10  # idle kept-alive connections end by themselves
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with fake._lock:
-                fake._connections.add(self.connection)
-
-        def finish(self) -> None:
-            with fake._lock:
-                fake._connections.discard(self.connection)
-            super().finish()
-
-        def do_POST(self) -> None:
-            self._serve("POST")
-
-        def do_GET(self) -> None:
-            self._serve("GET")
-
-        def _serve(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            headers["x-fake-client-port"] = str(self.client_address[1])
-            status, answer = fake.handle(method, self.path, headers, body)
-            if status == 500 and answer.get("code") == 20500:
-                payload, content_type = b"Internal Server Error", "text/plain"
-            else:
-                payload, content_type = json.dumps(answer).encode(), "application/json"
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:  # the client gave up (timeout) before the answer
-                self.close_connection = True
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet test output
-            pass
-
-    return Handler
