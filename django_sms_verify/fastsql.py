@@ -40,7 +40,9 @@ def _prepared(key: str, vendor: str, build: Callable[[], Any]) -> Any:
 
 
 def _fast(alias: str) -> bool:
-    return connections[alias].vendor in VENDORS
+    connection = connections[alias]
+    # RETURNING: SQLite 3.35+ (Django 5.2 runs on 3.31+, which then takes the ORM path).
+    return connection.vendor in VENDORS and connection.features.can_return_columns_from_insert
 
 
 def _names(model: type[models.Model], alias: str) -> tuple[Callable[[str], str], str]:
