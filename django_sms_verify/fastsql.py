@@ -202,18 +202,16 @@ def _take_pending_orm(
 # --- the check -------------------------------------------------------------------------
 
 
-def latest_verification(phone: str, usage_type: str) -> Verification | None:
-    """The latest verification of ``phone`` and ``usage_type`` that was sent (not failed)."""
-    alias = router.db_for_read(Verification)
+def latest_verification(phone: str, usage_type: str, *, lock: bool = False) -> Verification | None:
+    """The latest verification of ``phone`` and ``usage_type`` that was sent (not failed);
+    with ``lock``, row-locked until the transaction ends where the database can."""
+    alias = router.db_for_write(Verification) if lock else router.db_for_read(Verification)
     if not _fast(alias):
-        return (
-            Verification.objects.using(alias)
-            .filter(phone=phone, usage_type=usage_type)
-            .exclude(status=VerificationStatus.FAILED)
-            .order_by("-created_at")
-            .first()
-        )
+        latest = Verification.objects.using(alias).filter(phone=phone, usage_type=usage_type)
+        latest = latest.select_for_update() if lock else latest
+        return latest.exclude(status=VerificationStatus.FAILED).order_by("-created_at").first()
     connection = connections[alias]
+    lock_clause = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
     fields = Verification._meta.concrete_fields
 
     def build() -> str:
@@ -223,11 +221,11 @@ def latest_verification(phone: str, usage_type: str) -> Verification | None:
             f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {table} "
             f"WHERE {col('phone')} = %s AND {col('usage_type')} = %s "
             f"AND {col('status')} <> '{VerificationStatus.FAILED.value}' "
-            f"ORDER BY {col('created_at')} DESC LIMIT 1"
+            f"ORDER BY {col('created_at')} DESC LIMIT 1{lock_clause}"
         )
 
     with connection.cursor() as cursor:
-        cursor.execute(_prepared("latest", connection.vendor, build), [phone, usage_type])
+        cursor.execute(_prepared(f"latest{lock_clause}", connection.vendor, build), [phone, usage_type])
         row = cursor.fetchone()
     if row is None:
         return None

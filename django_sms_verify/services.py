@@ -30,6 +30,7 @@ from .exceptions import (
     OptedOut,
     RateLimited,
     RecipientRejected,
+    SmsVerifyError,
     TemplateError,
     VerificationNotFound,
 )
@@ -226,30 +227,36 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
     if approved is not None:
         return _approved(approved)
 
-    latest = fastsql.latest_verification(number.e164, usage_type)
-    if latest is None or latest.status in (VerificationStatus.APPROVED,):
-        raise VerificationNotFound()
+    with transaction.atomic():
+        # Locked where the database has row locks: concurrent wrong checks are counted one
+        # after the other and never evaluate more than MAX_CHECK_ATTEMPTS.
+        latest = fastsql.latest_verification(number.e164, usage_type, lock=True)
+        refusal = _judge(latest, code, digest, now)
+    if refusal is None:  # the right code with a digest of before migration 0004
+        return _approve(latest, now)
+    if isinstance(refusal, InvalidCode):
+        throttling.count_event("check", scope_key, check_rate)
+    raise refusal
+
+
+def _judge(latest: Verification | None, code: str, digest: str, now) -> SmsVerifyError | None:
+    """What a check of ``code`` against ``latest`` answers (``None``: the code is right),
+    counting a wrong code. Runs inside the caller's transaction, which holds the row."""
+    if latest is None or latest.status == VerificationStatus.APPROVED:
+        return VerificationNotFound()
     if latest.status == VerificationStatus.LOCKED:
-        raise MaxAttemptsReached()
+        return MaxAttemptsReached()
     if latest.status == VerificationStatus.EXPIRED or latest.expires_at <= now:
         if latest.status == VerificationStatus.PENDING:
             Verification.objects.filter(pk=latest.pk, status=VerificationStatus.PENDING).update(
                 status=VerificationStatus.EXPIRED, code_encrypted=""
             )
-        raise CodeExpired()
-
+        return CodeExpired()
     # Both digests are computed and compared, whichever the row holds (constant time).
     correct = crypto.digests_match(digest, latest.code_digest) | crypto.digests_match(
         crypto.legacy_code_digest(latest.pk, code), latest.code_digest
     )
-    if correct:
-        return _approve(latest, now)
-    try:
-        _count_wrong_check(latest)
-    except InvalidCode:
-        throttling.count_event("check", scope_key, check_rate)
-        raise
-    raise AssertionError("unreachable")  # _count_wrong_check always raises
+    return None if correct else _count_wrong_check(latest)
 
 
 def _approve(verification: Verification, now) -> CheckResult:
@@ -275,37 +282,25 @@ def _approved(verification: Verification) -> CheckResult:
     return CheckResult(verification=verification, token=make_token(verification))
 
 
-def _count_wrong_check(verification: Verification) -> None:
-    """Count one wrong code; raise what the caller should answer.
-
-    Under a row lock where the database has them, with the count guarded in the UPDATE
-    as well, so concurrent wrong checks never evaluate more than MAX_CHECK_ATTEMPTS.
-    """
+def _count_wrong_check(verification: Verification) -> SmsVerifyError:
+    """Count one wrong code against ``verification`` (read under its row lock); answer the
+    error to raise. The UPDATE is guarded by the count read as well (SQLite has no row
+    locks: a concurrent check that got there first makes it change nothing)."""
     limit = app_settings.MAX_CHECK_ATTEMPTS
-    with transaction.atomic():
-        row = (
-            Verification.objects.select_for_update()
-            .filter(pk=verification.pk)
-            .values("status", "check_attempts")
-            .first()
-        )
-        if row is None or row["status"] == VerificationStatus.APPROVED:
-            raise VerificationNotFound()
-        attempts = row["check_attempts"]
-        if row["status"] == VerificationStatus.LOCKED or attempts >= limit:
-            raise MaxAttemptsReached()
-        new_attempts = attempts + 1
-        changes: dict[str, Any] = {"check_attempts": new_attempts}
-        if new_attempts >= limit:
-            changes.update(status=VerificationStatus.LOCKED, code_encrypted="")
-        counted = Verification.objects.filter(
-            pk=verification.pk, status=VerificationStatus.PENDING, check_attempts=attempts
-        ).update(**changes)
+    attempts = verification.check_attempts
+    if attempts >= limit:
+        return MaxAttemptsReached()
+    new_attempts = attempts + 1
+    changes: dict[str, Any] = {"check_attempts": new_attempts}
+    if new_attempts >= limit:
+        changes.update(status=VerificationStatus.LOCKED, code_encrypted="")
+    counted = Verification.objects.filter(
+        pk=verification.pk, status=VerificationStatus.PENDING, check_attempts=attempts
+    ).update(**changes)
     if not counted:
-        # Someone else changed the row between our read and write (SQLite has no row locks).
-        raise MaxAttemptsReached() if attempts + 1 >= limit else InvalidCode(0)
+        return MaxAttemptsReached() if new_attempts >= limit else InvalidCode(0)
     logger.info("verification %s wrong code (%s of %s)", verification.pk, new_attempts, limit)
-    raise InvalidCode(attempts_left=limit - new_attempts)
+    return InvalidCode(attempts_left=limit - new_attempts)
 
 
 # --- notifications and test sends -------------------------------------------------------
