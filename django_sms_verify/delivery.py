@@ -82,6 +82,18 @@ def ensure_channel(region: str, channel: str) -> list[Connector]:
     return connectors
 
 
+def log_provider_failure(connector: Connector, exc: ProviderError) -> None:
+    """One warning per failed provider call (sync mode and the worker alike): the
+    provider's code and our reason, never the message text."""
+    logger.warning(
+        "send via %s failed (%s, %s): %s",
+        connector.name,
+        "permanent" if exc.permanent else "transient",
+        exc.provider_code,
+        exc.reason,
+    )
+
+
 def template_for(connector: Connector, usage_type: str) -> Template | None:
     """The connector's template for ``usage_type``, else its Generic one."""
     by_type = {t.usage_type: t for t in connector.templates.all()}
@@ -142,13 +154,7 @@ def deliver(
             _record_attempt(
                 message, connector, exc.provider_code or exc.reason, str(exc.message), exc.permanent
             )
-            logger.warning(
-                "send via %s failed (%s, %s): %s",
-                connector.name,
-                "permanent" if exc.permanent else "transient",
-                exc.provider_code,
-                exc.reason,
-            )
+            log_provider_failure(connector, exc)
             if exc.permanent:
                 _finish(message, connector, MessageStatus.FAILED, error=exc)
                 raise RecipientRejected(exc.message, reason=exc.reason, message_record=message) from exc

@@ -35,7 +35,14 @@ from django.utils.translation import gettext_lazy as _
 
 from . import crypto, throttling
 from .conf import app_settings
-from .delivery import CODE_MASK, candidate_connectors, provider_for, render_message, template_for
+from .delivery import (
+    CODE_MASK,
+    candidate_connectors,
+    log_provider_failure,
+    provider_for,
+    render_message,
+    template_for,
+)
 from .exceptions import ProviderError, TemplateError
 from .models import (
     STATUS_RANK,
@@ -231,13 +238,7 @@ class _Send:
         except TemplateError as exc:
             return self._failed_attempt(connector, "template_error", str(exc.message), permanent=False)
         except ProviderError as exc:
-            logger.warning(
-                "send via %s failed (%s, %s): %s",
-                connector.name,
-                "permanent" if exc.permanent else "transient",
-                exc.provider_code,
-                exc.reason,
-            )
+            log_provider_failure(connector, exc)
             return self._failed_attempt(
                 connector, exc.provider_code or exc.reason, str(exc.message), exc.permanent
             )
