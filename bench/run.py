@@ -240,6 +240,7 @@ class Child:
             self.db_env = {"large": {"SQLITE_PATH": str(self.tmp / "large.sqlite3")}}
         elif self.db == "postgres":
             env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
+            env["DATABASE_PREPARED_STATEMENTS"] = "1"  # the floor's INSERT and our statements alike
             self.db_env = {"large": {"DATABASE_URL": f"{PG_SERVER}/{PG_DB}_large"}}
             self.recreate_postgres()
         else:

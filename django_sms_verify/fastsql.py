@@ -237,7 +237,11 @@ def approve_latest(
 ) -> Verification | None:
     """Approve the latest verification of ``phone`` and ``usage_type`` if ``code_digest`` is
     its code's and it is still pending, live and not locked; the approved verification,
-    else ``None`` (and nothing changed). One statement for a right code."""
+    else ``None`` (and nothing changed). One statement for a right code.
+
+    The pending verification is found by the one-pending constraint's index: it is the
+    latest one sent, as no verification is created while one is pending (migration 0005
+    closed older rows the code before 0004 could leave pending)."""
     alias = router.db_for_write(Verification)
     if not _fast(alias):
         return None  # other databases take the step-by-step path
@@ -251,10 +255,7 @@ def approve_latest(
         return (
             f"UPDATE {table} SET {col('status')} = '{VerificationStatus.APPROVED.value}', "
             f"{col('approved_at')} = %s, {col('code_encrypted')} = '' "
-            f"WHERE {col('id')} = (SELECT {col('id')} FROM {table} "
             f"WHERE {col('phone')} = %s AND {col('usage_type')} = %s "
-            f"AND {col('status')} <> '{VerificationStatus.FAILED.value}' "
-            f"ORDER BY {col('created_at')} DESC LIMIT 1) "
             f"AND {col('status')} = {pending} AND {col('check_attempts')} < %s "
             f"AND {col('expires_at')} > %s AND {col('code_digest')} = %s "
             f"RETURNING {', '.join(quote(f.column) for f in fields)}"

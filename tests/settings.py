@@ -72,6 +72,11 @@ DATABASES["default"].setdefault("TEST", {})["NAME"] = (
     if os.environ.get("DATABASE_URL")
     else os.path.join(tempfile.gettempdir(), f"test_sms_verify_{_checkout}_{os.getpid()}.sqlite3")
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
+    os.environ.get("DATABASE_PREPARED_STATEMENTS") == "1"
+):
+    # As the benchmark runs: parameters bound on the server, repeated statements prepared.
+    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {

@@ -135,6 +135,34 @@ def test_the_migration_closes_duplicate_pending_codes():
     assert statuses[other.pk] == "pending"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_closes_a_pending_code_behind_a_newer_one():
+    """The check approves the pending row by the constraint's index: it must be the latest."""
+    call_command("migrate", "sms_verify", "0004", verbosity=0)
+    try:
+        now = timezone.now()
+        stale = Verification.objects.create(
+            phone=PHONE_CN, usage_type="SignIn", expires_at=now + timedelta(minutes=5), code_digest="x"
+        )
+        newer = Verification.objects.create(
+            phone=PHONE_CN, usage_type="SignIn", expires_at=now + timedelta(minutes=5), status="locked"
+        )
+        failed = Verification.objects.create(
+            phone=PHONE_CN, usage_type="Register", expires_at=now + timedelta(minutes=5), status="failed"
+        )
+        behind_failed = Verification.objects.create(
+            phone=PHONE_CN, usage_type="Register", expires_at=now + timedelta(minutes=5), code_digest="x"
+        )
+        for offset, row in enumerate([newer, stale, failed, behind_failed]):
+            Verification.objects.filter(pk=row.pk).update(created_at=now - timedelta(seconds=offset))
+    finally:
+        call_command("migrate", "sms_verify", verbosity=0)
+    statuses = dict(Verification.objects.values_list("pk", "status"))
+    assert statuses[stale.pk] == "expired"
+    assert statuses[newer.pk] == "locked"
+    assert statuses[behind_failed.pk] == "pending"  # a failed send supersedes nothing
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("statements", ["fastsql", "orm"])
 def test_a_code_stored_before_the_upgrade_still_checks(connector, monkeypatch, statements):

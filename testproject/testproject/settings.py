@@ -2,7 +2,8 @@
 
 SQLite and the console connector by default. Environment:
 - ``DATABASE_URL`` (e.g. postgres://postgres@127.0.0.1:5432/test), ``SQLITE_PATH`` (the SQLite file
-  otherwise), ``REDIS_URL`` (cache) and ``REDIS_KEY_PREFIX``;
+  otherwise), ``REDIS_URL`` (cache) and ``REDIS_KEY_PREFIX``; ``DATABASE_PREPARED_STATEMENTS=1``
+  binds parameters on the PostgreSQL server and prepares repeated statements;
 - ``SMS_VERIFY_<SETTING>`` overrides that SMS_VERIFY setting (lists comma-separated);
 - ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG`` (default on), ``DJANGO_ALLOWED_HOSTS``, ``LANGUAGE_CODE``;
 - ``SMS_VERIFY_DELIVERY=tasks`` sends from a worker: ``python manage.py db_worker``;
@@ -70,6 +71,14 @@ if os.environ.get("DATABASE_URL"):
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if (
+        DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        and os.environ.get("DATABASE_PREPARED_STATEMENTS") == "1"
+    ):
+        # psycopg 3 binds parameters on the server and prepares a statement the fifth time
+        # it runs on a connection: the app's few hot statements are then planned once per
+        # connection, not on every request (README: "PostgreSQL").
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 else:
     DATABASES = {
         "default": {
