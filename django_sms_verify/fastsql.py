@@ -86,19 +86,32 @@ def insert(obj: models.Model) -> None:
         obj.save(force_insert=True, using=alias)
         return
     connection = connections[alias]
-    fields = model._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(insert_statement(model, alias), insert_params(obj, alias))
+    obj._state.adding, obj._state.db = False, alias
+
+
+def insert_statement(model: type[models.Model], alias: str) -> str:
+    """``INSERT INTO`` every concrete column of ``model``, with one placeholder each."""
+    connection = connections[alias]
 
     def build() -> str:
         quote = connection.ops.quote_name
+        fields = model._meta.concrete_fields
         columns = ", ".join(quote(f.column) for f in fields)
         values = ", ".join(["%s"] * len(fields))
         return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({values})"
 
-    sql = _prepared(f"insert:{model._meta.label}", connection.vendor, build)
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    obj._state.adding, obj._state.db = False, alias
+    return _prepared(f"insert:{model._meta.label}", connection.vendor, build)
+
+
+def insert_params(obj: models.Model, alias: str) -> list[Any]:
+    """The values of :func:`insert_statement` for ``obj``, prepared by its fields (defaults
+    and ``auto_now_add`` applied, as ``save()`` would)."""
+    connection = connections[alias]
+    return [
+        field.get_db_prep_save(field.pre_save(obj, True), connection) for field in obj._meta.concrete_fields
+    ]
 
 
 # --- the pending verification of a request ---------------------------------------------

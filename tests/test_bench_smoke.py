@@ -33,6 +33,7 @@ def test_the_benchmark_runs_and_prints_its_figures(tmp_path):
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-4000:]
     text = results.read_text()
     assert int(cells(text, "floor (bench/floor/)")[-1]) == 1
+    assert int(cells(text, "same writes, fewest statements (bench/floor-writes-sql/)")[-1]) == 3
     assert int(cells(text, "request, tasks mode")[-1]) <= 4
     assert int(cells(text, "check")[-1]) <= 3
     assert "delivered 20, lost 0" in text
