@@ -11,7 +11,10 @@ For each database, in a fresh database:
 1. throughput: requests/s, p50 and p99 of ``POST verifications/`` (tasks mode),
    ``POST verifications/check/`` (right codes) and of the *floor* (``POST bench/floor/``: a
    bare DRF view that parses the number with phonenumbers and INSERTs one row), measured
-   in the same run, interleaved, best of ``--rounds``; each as a ratio to the floor;
+   in the same run, interleaved, best of ``--rounds``; each as a ratio to the floor and
+   to the two *same-writes floors* (the verification, message and task a request writes,
+   and nothing else: ``bench/floor-writes/`` by the ORM and the Tasks API,
+   ``bench/floor-writes-sql/`` by the fewest statements);
 2. SQL queries per call, counted in process with ``CaptureQueriesContext``;
 3. size: the same with SIZE_SMALL and then SIZE_LARGE stored verifications and messages
    (seeded with INSERT ... SELECT: generate_series on PostgreSQL, a recursive CTE on

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 import django_sms_verify
 from django_sms_verify.models import Connector, Template, UsageType
+from tests.fakes.aliyun import FakeAliyunSms, make_aliyun_connector
 
 PHONE_CN = "+8613800138000"
 PHONE_US = "+14155552671"
@@ -73,6 +74,19 @@ def make_connector(db):
         return connector
 
     return make
+
+
+@pytest.fixture
+def aliyun_fake():
+    """The fake Alibaba Cloud SMS API on loopback (tests/fakes/aliyun.py)."""
+    with FakeAliyunSms() as server:
+        yield server
+
+
+@pytest.fixture
+def aliyun(make_connector, aliyun_fake) -> Connector:
+    """An active ``aliyun`` connector pointed at :func:`aliyun_fake`."""
+    return make_aliyun_connector(make_connector, aliyun_fake)
 
 
 @pytest.fixture

@@ -44,17 +44,6 @@ VECTOR_SIGNATURE = "llJfXJjBW3OacrVgxxsITgYaYm0="
 
 
 @pytest.fixture
-def fake():
-    with FakeAliyunSms() as server:
-        yield server
-
-
-@pytest.fixture
-def aliyun(make_connector, fake):
-    return make_aliyun_connector(make_connector, fake)
-
-
-@pytest.fixture
 def backup(make_connector):
     return make_connector(name="locmem-backup", priority=20)
 
@@ -90,14 +79,14 @@ def test_percent_encoding_is_rfc3986(raw, encoded):
 # --- acceptance 1: a verification reaches the fake, validly signed ---------------------
 
 
-def test_verification_reaches_the_fake_with_a_valid_signature(api, aliyun, fake):
+def test_verification_reaches_the_fake_with_a_valid_signature(api, aliyun, aliyun_fake):
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 202, response.content
-    [request] = fake.requests
+    [request] = aliyun_fake.requests
     assert (request.method, request.http_status, request.code) == ("POST", 200, "OK")
     params = request.params
-    assert params["Signature"] == server_signature("POST", params, fake.access_key_secret)
+    assert params["Signature"] == server_signature("POST", params, aliyun_fake.access_key_secret)
     assert params["Action"] == "SendSms"
     assert params["SignName"] == "阿里云短信测试"
     assert params["TemplateCode"] == "SMS_1002"  # the SignIn template's templateId
@@ -110,7 +99,7 @@ def test_verification_reaches_the_fake_with_a_valid_signature(api, aliyun, fake)
     assert params["OutId"] == str(message.pk)
     assert message.status == MessageStatus.SENT
     assert message.connector_name == "aliyun-cn"
-    assert message.provider_message_id == next(iter(fake.messages))
+    assert message.provider_message_id == next(iter(aliyun_fake.messages))
     assert template_param["code"] not in message.body
 
     # the code the fake received is the one that verifies
@@ -118,11 +107,11 @@ def test_verification_reaches_the_fake_with_a_valid_signature(api, aliyun, fake)
     assert api.post(CHECK_URL, check, format="json").status_code == 200
 
 
-def test_every_request_has_a_fresh_nonce_and_a_utc_timestamp(aliyun, fake):
+def test_every_request_has_a_fresh_nonce_and_a_utc_timestamp(aliyun, aliyun_fake):
     services.request_verification(PHONE_CN, "SignIn")
     services.request_verification(PHONE_CN, "Register")
 
-    first, second = (r.params for r in fake.sends)
+    first, second = (r.params for r in aliyun_fake.sends)
     assert first["SignatureNonce"] != second["SignatureNonce"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", first["Timestamp"])
     assert (first["Version"], first["Format"], first["SignatureMethod"]) == (
@@ -140,23 +129,23 @@ def test_every_request_has_a_fresh_nonce_and_a_utc_timestamp(aliyun, fake):
         ("+14155552671", "14155552671"),
     ],
 )
-def test_phone_numbers_take_the_form_the_api_expects(aliyun, fake, phone, api_number):
+def test_phone_numbers_take_the_form_the_api_expects(aliyun, aliyun_fake, phone, api_number):
     services.request_verification(phone, "SignIn")
 
-    assert fake.sends[-1].params["PhoneNumbers"] == api_number
+    assert aliyun_fake.sends[-1].params["PhoneNumbers"] == api_number
 
 
-def test_notification_params_are_filled_and_sent_as_strings(make_connector, fake):
+def test_notification_params_are_filled_and_sent_as_strings(make_connector, aliyun_fake):
     generic = {
         "template_id": "SMS_2001",
         "content": "订单<<order>>已发货 收件人<<name>>",
         "params": {"order": "<<order>>", "name": "<<name>>", "parcels": 2},
     }
-    make_aliyun_connector(make_connector, fake, templates={"Generic": generic})
+    make_aliyun_connector(make_connector, aliyun_fake, templates={"Generic": generic})
 
     message = services.send_notification(PHONE_CN, "Generic", context={"order": "A-17", "name": "张三"})
 
-    params = fake.sends[-1].params
+    params = aliyun_fake.sends[-1].params
     assert params["TemplateCode"] == "SMS_2001"
     # the fake refuses non-string values, as the service does
     assert json.loads(params["TemplateParam"]) == {"order": "A-17", "name": "张三", "parcels": "2"}
@@ -164,15 +153,15 @@ def test_notification_params_are_filled_and_sent_as_strings(make_connector, fake
     assert message.body == "订单A-17已发货 收件人张三"
 
 
-def test_a_test_send_reports_the_provider_message_id(aliyun, fake):
+def test_a_test_send_reports_the_provider_message_id(aliyun, aliyun_fake):
     message = services.send_test_message(aliyun, PHONE_CN, "SignIn")
 
     assert message.status == MessageStatus.SENT
-    assert message.provider_message_id in fake.messages
+    assert message.provider_message_id in aliyun_fake.messages
 
 
-def test_a_failed_test_send_reports_the_provider_error(aliyun, fake):
-    fake.fail("isv.AMOUNT_NOT_ENOUGH")
+def test_a_failed_test_send_reports_the_provider_error(aliyun, aliyun_fake):
+    aliyun_fake.fail("isv.AMOUNT_NOT_ENOUGH")
 
     message = services.send_test_message(aliyun, PHONE_CN, "SignIn")
 
@@ -184,16 +173,16 @@ def test_a_failed_test_send_reports_the_provider_error(aliyun, fake):
 # --- acceptance 2: a wrong secret is rejected ---------------------------------------------
 
 
-def test_a_wrong_secret_is_rejected_by_the_fake(api, make_connector, fake):
-    make_aliyun_connector(make_connector, fake, secret="not-the-secret")
+def test_a_wrong_secret_is_rejected_by_the_fake(api, make_connector, aliyun_fake):
+    make_aliyun_connector(make_connector, aliyun_fake, secret="not-the-secret")
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 503, response.content
     assert response.json()["code"] == "delivery_failed"
-    [request] = fake.requests
+    [request] = aliyun_fake.requests
     assert (request.http_status, request.code) == (400, "SignatureDoesNotMatch")
-    assert fake.sends == []
+    assert aliyun_fake.sends == []
     message = Message.objects.get()
     assert message.status == MessageStatus.FAILED
     assert message.attempts[0]["error_code"] == "SignatureDoesNotMatch"
@@ -204,28 +193,28 @@ def test_a_wrong_secret_is_rejected_by_the_fake(api, make_connector, fake):
     assert "string to sign" not in stored
 
 
-def test_an_unknown_access_key_id_fails_over(api, make_connector, fake, backup):
-    connector = make_aliyun_connector(make_connector, fake)
+def test_an_unknown_access_key_id_fails_over(api, make_connector, aliyun_fake, backup):
+    connector = make_aliyun_connector(make_connector, aliyun_fake)
     connector.config["accessKeyId"] = "LTAI-unknown"
     connector.save()
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 202
-    assert fake.requests[0].code == "InvalidAccessKeyId.NotFound"
+    assert aliyun_fake.requests[0].code == "InvalidAccessKeyId.NotFound"
     assert len(django_sms_verify.outbox) == 1
 
 
 # --- acceptance 5: flow control fails over, an invalid number does not --------------------
 
 
-def test_business_limit_control_fails_over_to_the_next_connector(api, aliyun, backup, fake):
-    fake.fail("isv.BUSINESS_LIMIT_CONTROL")
+def test_business_limit_control_fails_over_to_the_next_connector(api, aliyun, backup, aliyun_fake):
+    aliyun_fake.fail("isv.BUSINESS_LIMIT_CONTROL")
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 202, response.content
-    assert [r.code for r in fake.requests] == ["isv.BUSINESS_LIMIT_CONTROL"]
+    assert [r.code for r in aliyun_fake.requests] == ["isv.BUSINESS_LIMIT_CONTROL"]
     assert [m.connector for m in django_sms_verify.outbox] == ["locmem-backup"]
     message = Message.objects.get()
     assert message.connector_name == "locmem-backup"
@@ -238,8 +227,8 @@ def test_business_limit_control_fails_over_to_the_next_connector(api, aliyun, ba
     )
 
 
-def test_an_invalid_number_answer_does_not_fail_over(api, aliyun, backup, fake):
-    fake.fail("isv.MOBILE_NUMBER_ILLEGAL")
+def test_an_invalid_number_answer_does_not_fail_over(api, aliyun, backup, aliyun_fake):
+    aliyun_fake.fail("isv.MOBILE_NUMBER_ILLEGAL")
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
@@ -260,8 +249,8 @@ def test_an_invalid_number_answer_does_not_fail_over(api, aliyun, backup, fake):
         ("isv.BLACK_KEY_CONTROL_LIMIT", "blacklisted"),
     ],
 )
-def test_permanent_errors_answer_400_without_failover(api, aliyun, backup, fake, code, reason):
-    fake.fail(code)
+def test_permanent_errors_answer_400_without_failover(api, aliyun, backup, aliyun_fake, code, reason):
+    aliyun_fake.fail(code)
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
@@ -270,14 +259,14 @@ def test_permanent_errors_answer_400_without_failover(api, aliyun, backup, fake,
     assert django_sms_verify.outbox == []
 
 
-def test_an_unapproved_template_answers_400_without_failover(api, aliyun, backup, fake):
-    fake.approved_templates = {"SMS_9999"}  # the fake itself refuses SMS_1002
+def test_an_unapproved_template_answers_400_without_failover(api, aliyun, backup, aliyun_fake):
+    aliyun_fake.approved_templates = {"SMS_9999"}  # the fake itself refuses SMS_1002
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 400
     assert response.json()["reason"] == public_reason("template_rejected")
-    assert fake.requests[0].code == "isv.SMS_TEMPLATE_ILLEGAL"
+    assert aliyun_fake.requests[0].code == "isv.SMS_TEMPLATE_ILLEGAL"
     assert django_sms_verify.outbox == []
 
 
@@ -291,8 +280,8 @@ def test_an_unapproved_template_answers_400_without_failover(api, aliyun, backup
         ("isv.A_CODE_WE_HAVE_NEVER_SEEN", 200),
     ],
 )
-def test_transient_errors_fail_over(api, aliyun, backup, fake, code, http_status):
-    fake.fail(code, http_status=http_status)
+def test_transient_errors_fail_over(api, aliyun, backup, aliyun_fake, code, http_status):
+    aliyun_fake.fail(code, http_status=http_status)
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
@@ -301,19 +290,19 @@ def test_transient_errors_fail_over(api, aliyun, backup, fake, code, http_status
     assert Message.objects.get().attempts[0]["error_code"] == code
 
 
-def test_a_5xx_answer_fails_over(api, aliyun, backup, fake):
-    fake.http_status = 500
+def test_a_5xx_answer_fails_over(api, aliyun, backup, aliyun_fake):
+    aliyun_fake.http_status = 500
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 202
-    assert [r.http_status for r in fake.requests] == [500]
+    assert [r.http_status for r in aliyun_fake.requests] == [500]
     assert len(django_sms_verify.outbox) == 1
 
 
-def test_a_slow_answer_times_out_and_fails_over(api, aliyun, backup, fake, settings):
+def test_a_slow_answer_times_out_and_fails_over(api, aliyun, backup, aliyun_fake, settings):
     settings.SMS_VERIFY = {"PROVIDER_TIMEOUT": 0.3}
-    fake.delay = 5
+    aliyun_fake.delay = 5
 
     started = time.monotonic()
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
@@ -325,8 +314,8 @@ def test_a_slow_answer_times_out_and_fails_over(api, aliyun, backup, fake, setti
     assert len(django_sms_verify.outbox) == 1
 
 
-def test_when_every_connector_fails_the_api_answers_503(api, aliyun, fake):
-    fake.http_status = 503
+def test_when_every_connector_fails_the_api_answers_503(api, aliyun, aliyun_fake):
+    aliyun_fake.http_status = 503
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
@@ -334,71 +323,75 @@ def test_when_every_connector_fails_the_api_answers_503(api, aliyun, fake):
     assert Verification.objects.get().status == VerificationStatus.FAILED
 
 
-def test_a_template_without_template_code_fails_over_without_calling(api, make_connector, fake, backup):
-    make_aliyun_connector(make_connector, fake, templates={"SignIn": {"content": "code <<code>>"}})
+def test_a_template_without_template_code_fails_over_without_calling(
+    api, make_connector, aliyun_fake, backup
+):
+    make_aliyun_connector(make_connector, aliyun_fake, templates={"SignIn": {"content": "code <<code>>"}})
 
     response = api.post(REQUEST_URL, SIGN_IN, format="json")
 
     assert response.status_code == 202
-    assert fake.requests == []
+    assert aliyun_fake.requests == []
     assert Message.objects.get().attempts[0]["error_code"] == "misconfigured"
 
 
 # --- connections, secrets, configuration -------------------------------------------------
 
 
-def test_sends_reuse_one_connection(aliyun, fake):
+def test_sends_reuse_one_connection(aliyun, aliyun_fake):
     services.request_verification(PHONE_CN, "SignIn")
     services.request_verification(PHONE_CN, "Register")
     services.send_test_message(aliyun, PHONE_CN, "ForgotPassword")
 
-    ports = {r.client_port for r in fake.sends}
-    assert len(fake.sends) == 3
+    ports = {r.client_port for r in aliyun_fake.sends}
+    assert len(aliyun_fake.sends) == 3
     assert len(ports) == 1
 
 
-def wait_for_open_connections(fake: FakeAliyunSms, count: int) -> int:
+def wait_for_open_connections(aliyun_fake: FakeAliyunSms, count: int) -> int:
     deadline = time.monotonic() + 2
-    while fake.open_connections != count and time.monotonic() < deadline:
+    while aliyun_fake.open_connections != count and time.monotonic() < deadline:
         time.sleep(0.01)
-    return fake.open_connections
+    return aliyun_fake.open_connections
 
 
-def test_close_releases_the_pooled_connection(aliyun, fake):
+def test_close_releases_the_pooled_connection(aliyun, aliyun_fake):
     provider = provider_for(aliyun)  # the instance sends go through, kept alive here
     services.request_verification(PHONE_CN, "SignIn")
-    assert fake.open_connections == 1
+    assert aliyun_fake.open_connections == 1
 
     provider.close()
 
-    assert wait_for_open_connections(fake, 0) == 0
+    assert wait_for_open_connections(aliyun_fake, 0) == 0
 
 
-def test_changing_the_connector_replaces_its_provider(aliyun, fake):
+def test_changing_the_connector_replaces_its_provider(aliyun, aliyun_fake):
     services.request_verification(PHONE_CN, "SignIn")
 
     aliyun.priority = 11
     aliyun.save()  # a changed connector gets a new provider; the old one is closed
     services.request_verification(PHONE_CN, "Register")
 
-    first, second = fake.sends
+    first, second = aliyun_fake.sends
     assert first.client_port != second.client_port
-    assert wait_for_open_connections(fake, 1) == 1
+    assert wait_for_open_connections(aliyun_fake, 1) == 1
 
 
-def test_secrets_and_codes_stay_out_of_the_logs(api, make_connector, fake, caplog):
+def test_secrets_and_codes_stay_out_of_the_logs(api, make_connector, aliyun_fake, caplog):
     caplog.set_level(logging.DEBUG)
-    make_aliyun_connector(make_connector, fake)
-    wrong = make_aliyun_connector(make_connector, fake, name="aliyun-wrong", priority=5, secret="bad-secret")
+    make_aliyun_connector(make_connector, aliyun_fake)
+    wrong = make_aliyun_connector(
+        make_connector, aliyun_fake, name="aliyun-wrong", priority=5, secret="bad-secret"
+    )
 
     api.post(REQUEST_URL, SIGN_IN, format="json")  # fails on "aliyun-wrong", then goes
-    fake.fail("isv.MOBILE_NUMBER_ILLEGAL")
+    aliyun_fake.fail("isv.MOBILE_NUMBER_ILLEGAL")
     services.send_test_message(wrong, PHONE_CN, "Register")
 
-    codes = [sent_code(r) for r in fake.requests]
+    codes = [sent_code(r) for r in aliyun_fake.requests]
     assert len(codes) == 3
     assert caplog.records
-    for secret in [fake.access_key_secret, "bad-secret", *codes]:
+    for secret in [aliyun_fake.access_key_secret, "bad-secret", *codes]:
         assert secret not in caplog.text
 
 

@@ -14,20 +14,9 @@ from django_sms_verify.exceptions import OptedOut
 from django_sms_verify.models import Message, MessageStatus, OptOut
 from django_sms_verify.signals import message_status_changed
 from tests.conftest import PHONE_CN
-from tests.fakes.aliyun import FakeAliyunSms, make_aliyun_connector
+from tests.fakes.aliyun import make_aliyun_connector
 
 OK = {"code": 0, "msg": "成功"}
-
-
-@pytest.fixture
-def fake():
-    with FakeAliyunSms() as server:
-        yield server
-
-
-@pytest.fixture
-def aliyun(make_connector, fake):
-    return make_aliyun_connector(make_connector, fake)
 
 
 @pytest.fixture
@@ -37,7 +26,7 @@ def client():
 
 
 @pytest.fixture
-def sent(aliyun, fake) -> Message:
+def sent(aliyun, aliyun_fake) -> Message:
     """A verification code sent through the fake, waiting for its report."""
     services.request_verification(PHONE_CN, "SignIn")
     return Message.objects.get(usage_type="SignIn")
@@ -151,7 +140,7 @@ def test_a_late_failure_report_never_undoes_delivered(client, aliyun, sent, chan
     assert changes == [(str(sent.pk), "sent", "delivered")]
 
 
-def test_out_of_order_reports_in_one_batch(client, aliyun, fake, sent, changes):
+def test_out_of_order_reports_in_one_batch(client, aliyun, aliyun_fake, sent, changes):
     services.request_verification(PHONE_CN, "Register")
     other = Message.objects.get(usage_type="Register")
     changes.clear()
@@ -183,8 +172,10 @@ def test_reports_for_unknown_messages_are_acknowledged(client, aliyun, sent):
     assert status_of(sent) == MessageStatus.DELIVERED
 
 
-def test_a_connector_token_cannot_touch_another_connectors_messages(client, make_connector, fake, sent):
-    other = make_aliyun_connector(make_connector, fake, name="aliyun-other", priority=30)
+def test_a_connector_token_cannot_touch_another_connectors_messages(
+    client, make_connector, aliyun_fake, sent
+):
+    other = make_aliyun_connector(make_connector, aliyun_fake, name="aliyun-other", priority=30)
 
     response = push(client, url(other), [report(sent)])
 
@@ -209,8 +200,8 @@ def test_a_missing_token_gets_403(client, aliyun, sent):
     assert response.status_code == 403
 
 
-def test_another_connectors_token_gets_403(client, make_connector, fake, aliyun, sent):
-    other = make_aliyun_connector(make_connector, fake, name="aliyun-other", priority=30)
+def test_another_connectors_token_gets_403(client, make_connector, aliyun_fake, aliyun, sent):
+    other = make_aliyun_connector(make_connector, aliyun_fake, name="aliyun-other", priority=30)
 
     response = push(client, url(aliyun, token=other.webhook_token), [report(sent)])
 

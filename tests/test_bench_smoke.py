@@ -37,3 +37,20 @@ def test_the_benchmark_runs_and_prints_its_figures(tmp_path):
     assert int(cells(text, "request, tasks mode")[-1]) <= 4
     assert int(cells(text, "check")[-1]) <= 3
     assert "delivered 20, lost 0" in text
+
+
+def test_the_parts_script_times_every_part():
+    command = [sys.executable, "bench/parts.py", "--calls", "50"]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-4000:]
+    rows = [line.rsplit(None, 1) for line in finished.stdout.splitlines()[1:]]
+    assert [label.split(":")[0].strip() for label, _ in rows] == [
+        "rate limits",
+        "number checks",
+        "code",
+        "security log line",
+        "sum",
+    ]
+    figures = [float(value) for _, value in rows]
+    assert all(value > 0 for value in figures)
+    assert abs(sum(figures[:-1]) - figures[-1]) < 0.2  # the sum is of the parts shown
