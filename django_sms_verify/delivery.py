@@ -184,16 +184,20 @@ def deliver(
 def _record_attempt(
     message: Message, connector: Connector | None, code: str, text: str, permanent: bool
 ) -> None:
-    message.attempts.append(
-        {
-            "connector": connector.name if connector else "",
-            "provider": connector.provider if connector else "",
-            "error_code": str(code)[:64],
-            "error_message": str(text)[:500],
-            "permanent": permanent,
-            "at": timezone.now().isoformat(),
-        }
-    )
+    message.attempts.append(attempt_entry(connector, code, text, permanent))
+
+
+def attempt_entry(connector: Connector | None, code: str, text: str, permanent: bool) -> dict[str, Any]:
+    """One entry of ``Message.attempts``: which connector failed, how, and when (the
+    same shape whether sync delivery or a worker made the attempt)."""
+    return {
+        "connector": connector.name if connector else "",
+        "provider": connector.provider if connector else "",
+        "error_code": str(code)[:64],
+        "error_message": str(text)[:500],
+        "permanent": permanent,
+        "at": timezone.now().isoformat(),
+    }
 
 
 def _finish(

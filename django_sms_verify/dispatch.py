@@ -37,6 +37,7 @@ from . import crypto, throttling
 from .conf import app_settings
 from .delivery import (
     CODE_MASK,
+    attempt_entry,
     candidate_connectors,
     log_provider_failure,
     provider_for,
@@ -220,7 +221,7 @@ class _Send:
             setattr(self.message, field, value)
 
     def _claim(self, connector: Connector) -> None:
-        marker = _attempt_entry(
+        marker = attempt_entry(
             connector, INTERRUPTED, _("The worker stopped during this attempt."), permanent=False
         )
         self._cas(status=MessageStatus.SENDING, attempts=[*self.message.attempts, marker])
@@ -289,7 +290,7 @@ class _Send:
 
     def _failed_attempt(self, connector: Connector, code: str, text: str, permanent: bool) -> str | None:
         message = self.message
-        entry = _attempt_entry(connector, code, text, permanent)
+        entry = attempt_entry(connector, code, text, permanent)
         attempts = [*message.attempts[:-1], entry]
         if permanent:
             self._finish_failed(entry["error_code"], entry["error_message"], attempts=attempts)
@@ -308,7 +309,7 @@ class _Send:
         message = self.message
         if not message.attempts:
             self.message.attempts = [
-                _attempt_entry(None, "no_connector", _("No active connector serves this number."), False)
+                attempt_entry(None, "no_connector", _("No active connector serves this number."), False)
             ]
         last = message.attempts[-1]
         self._finish_failed(last["error_code"], last["error_message"], attempts=message.attempts)
@@ -383,18 +384,6 @@ def _region(e164: str) -> str:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
     except phonenumbers.NumberParseException:
         return ""
-
-
-def _attempt_entry(connector: Connector | None, code: str, text: str, permanent: bool) -> dict[str, Any]:
-    # The same shape as delivery's attempts in sync mode.
-    return {
-        "connector": connector.name if connector else "",
-        "provider": connector.provider if connector else "",
-        "error_code": str(code)[:64],
-        "error_message": str(text)[:500],
-        "permanent": permanent,
-        "at": timezone.now().isoformat(),
-    }
 
 
 def _tries(attempts: list[Mapping[str, Any]], connector: Connector) -> int:
