@@ -7,7 +7,7 @@ import binascii
 from urllib.parse import urlsplit
 
 import phonenumbers
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
 
 from .conf import DEFAULTS, Rate, app_settings
 
@@ -236,3 +236,33 @@ def _tasks_backend_errors() -> list[Error]:
     if queues and app_settings.TASKS_QUEUE not in queues:
         return [_error("TASKS_QUEUE", f"is not a queue of the {alias!r} backend: {sorted(queues)}.", "E014")]
     return []
+
+
+# Caches that cannot hold a limit for a deployment: nothing kept, or one count per process.
+UNSHARED_CACHES = {
+    "django.core.cache.backends.dummy.DummyCache": "keeps nothing, so no rate limit, resend "
+    "interval or fraud monitor holds",
+    "django.core.cache.backends.locmem.LocMemCache": "is kept by each process on its own "
+    "(every worker process counts its own requests) and culls entries beyond MAX_ENTRIES "
+    "(300 by default), counters included",
+}
+
+
+@register(Tags.security, deploy=True)
+def check_rate_limit_cache(app_configs=None, **kwargs) -> list[Warning]:
+    """``manage.py check --deploy``: the limits need a cache every server shares."""
+    from django.conf import settings
+
+    alias = app_settings.CACHE_ALIAS if isinstance(app_settings._user_settings(), dict) else None
+    backend = settings.CACHES.get(alias, {}).get("BACKEND") if isinstance(alias, str) else None
+    if backend not in UNSHARED_CACHES:
+        return []  # a shared cache, or a wrong CACHE_ALIAS (sms_verify.E008)
+    return [
+        Warning(
+            f"The cache '{alias}' holding the SMS rate limits ({backend.rsplit('.', 1)[-1]}) "
+            f"{UNSHARED_CACHES[backend]}.",
+            hint="Point SMS_VERIFY['CACHE_ALIAS'] at a cache all servers share: Redis, Memcached "
+            "or the database cache (docs/abuse.md).",
+            id="sms_verify.W001",
+        )
+    ]

@@ -179,3 +179,24 @@ def test_each_problem_has_a_stable_id_and_a_hint():
         errors = sms_verify_errors()
     assert len(errors) == 3
     assert all(e.hint and e.id.startswith("sms_verify.E") for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("backend", "words"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", "each process"),
+        ("django.core.cache.backends.dummy.DummyCache", "keeps nothing"),
+    ],
+)
+def test_deploy_check_warns_about_a_cache_servers_do_not_share(backend, words):
+    with override_settings(CACHES={"default": {"BACKEND": backend}}):
+        warnings = [m for m in run_checks(include_deployment_checks=True) if m.id == "sms_verify.W001"]
+        plain = [m for m in run_checks() if m.id == "sms_verify.W001"]
+    assert len(warnings) == 1 and words in warnings[0].msg and "CACHE_ALIAS" in warnings[0].hint
+    assert plain == []  # development (plain `check`) is left alone
+
+
+def test_deploy_check_accepts_a_shared_cache(tmp_path):
+    shared = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)}
+    with override_settings(CACHES={"default": shared}):
+        assert [m for m in run_checks(include_deployment_checks=True) if m.id == "sms_verify.W001"] == []
