@@ -13,9 +13,14 @@ def close_superseded_pending(apps, schema_editor):
         .filter(phone=OuterRef("phone"), usage_type=OuterRef("usage_type"), created_at__gt=OuterRef("created_at"))
         .exclude(status="failed")
     )
-    Verification.objects.using(db).filter(status="pending").filter(Exists(newer)).update(
-        status="expired", code_encrypted=""
+    # Read first, then update by id: MySQL refuses an UPDATE whose WHERE reads its own table.
+    superseded = list(
+        Verification.objects.using(db).filter(status="pending").filter(Exists(newer)).values_list("pk", flat=True)
     )
+    for start in range(0, len(superseded), 500):
+        Verification.objects.using(db).filter(pk__in=superseded[start : start + 500]).update(
+            status="expired", code_encrypted=""
+        )
 
 
 class Migration(migrations.Migration):
