@@ -76,7 +76,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and (
     os.environ.get("DATABASE_PREPARED_STATEMENTS") == "1"
 ):
     # As the benchmark runs: parameters bound on the server, repeated statements prepared.
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {

@@ -77,8 +77,8 @@ if os.environ.get("DATABASE_URL"):
     ):
         # psycopg 3 binds parameters on the server and prepares a statement the fifth time
         # it runs on a connection: the app's few hot statements are then planned once per
-        # connection, not on every request (README: "PostgreSQL").
-        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+        # connection, not on every request (README, "Quickstart for a host project").
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 else:
     DATABASES = {
         "default": {
