@@ -50,10 +50,11 @@ def main() -> None:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(log_file)
 
-    from django_sms_verify import crypto, guards
+    from django_sms_verify import crypto
+    from django_sms_verify.abuse import guards
+    from django_sms_verify.abuse.security_log import security_event
     from django_sms_verify.conf import app_settings
     from django_sms_verify.phones import parse_phone
-    from django_sms_verify.security_log import security_event
 
     number = parse_phone("+8613700000001")
     # A new number per call, as in the benchmark's load (parsed beforehand: the floor

@@ -513,8 +513,8 @@ class Child:
         from django.test import Client
         from django.test.utils import CaptureQueriesContext, override_settings
 
-        from django_sms_verify import connector_cache
         from django_sms_verify.conf import app_settings
+        from django_sms_verify.sending import connector_cache
 
         self.seed_checks(10)
         client = Client()

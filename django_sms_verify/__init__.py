@@ -17,7 +17,7 @@ def consume_verification_token(token: str, *, usage_type: str) -> str:
     Raises :class:`django_sms_verify.exceptions.InvalidToken` if it is forged, expired,
     for another usage type or already consumed.
     """
-    from .tokens import consume_verification_token as consume
+    from django_sms_verify.verification.tokens import consume_verification_token as consume
 
     return consume(token, usage_type=usage_type)
 

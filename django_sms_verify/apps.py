@@ -10,9 +10,10 @@ class SmsVerifyConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks; connects the connector cache's invalidation signals.
-        from . import checks, connector_cache  # noqa: F401
-        from .conversion import on_verification_approved, on_verification_requested
-        from .signals import verification_approved, verification_requested
+        from django_sms_verify import checks  # noqa: F401
+        from django_sms_verify.abuse.pumping import on_verification_approved, on_verification_requested
+        from django_sms_verify.sending import connector_cache  # noqa: F401
+        from django_sms_verify.signals import verification_approved, verification_requested
 
         # The pumping monitor counts sends and approvals per region.
         verification_requested.connect(on_verification_requested, dispatch_uid="sms_verify.conversion.sent")

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 from django.core.checks import Error, Tags, Warning, register
 
-from .conf import DEFAULTS, Rate, app_settings
+from django_sms_verify.conf import DEFAULTS, Rate, app_settings
 
 # name -> (low, high) inclusive bounds for integer settings
 INT_BOUNDS = {
@@ -219,10 +219,10 @@ def check_delivery_settings(app_configs=None, **kwargs) -> list[Error]:
 
 
 def _tasks_backend_errors() -> list[Error]:
-    from .exceptions import ConfigurationError
+    from django_sms_verify.exceptions import ConfigurationError
 
     try:
-        from .tasks import task_backends
+        from django_sms_verify.sending.tasks import task_backends
     except ConfigurationError as exc:
         return [_error("DELIVERY", f'is "tasks" but no Tasks framework is installed: {exc}', "E014")]
     except Exception as exc:  # the task could not be declared on the configured backend

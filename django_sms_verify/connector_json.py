@@ -8,10 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .exceptions import ConfigurationError
-from .models import Connector, Template, UsageType, connector_name_validator, template_errors
-from .providers import PROVIDER_CLASSES, provider_class
-from .templating import from_logto
+from django_sms_verify.exceptions import ConfigurationError
+from django_sms_verify.models import Connector, Template, UsageType, connector_name_validator, template_errors
+from django_sms_verify.providers import PROVIDER_CLASSES, provider_class
+from django_sms_verify.sending.templating import from_logto
 
 SECRET_MASK = "********"  # noqa: S105  (a mask, not a password)
 

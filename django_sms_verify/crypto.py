@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
-from .conf import app_settings
+from django_sms_verify.conf import app_settings
 
 CODE_SALT = "django_sms_verify.code"
 FERNET_DERIVATION_SALT = b"django_sms_verify.fernet"

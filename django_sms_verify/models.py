@@ -12,11 +12,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from . import crypto
-from .exceptions import TemplateError
-from .phones import mask_phone
-from .providers import Provider, provider_class
-from .templating import check_verification_template, check_wellformed
+from django_sms_verify import crypto
+from django_sms_verify.exceptions import TemplateError
+from django_sms_verify.phones import mask_phone
+from django_sms_verify.providers import Provider, provider_class
+from django_sms_verify.sending.templating import check_verification_template, check_wellformed
 
 
 class UsageType(models.TextChoices):

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import phonenumbers
 from django.utils.translation import gettext_lazy as _
 
-from .conf import app_settings
-from .exceptions import InvalidPhoneNumber, RegionNotAllowed
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import InvalidPhoneNumber, RegionNotAllowed
 
 MAX_INPUT_LENGTH = 32
 # ASCII digits and the punctuation people type; anything else (letters, other scripts'

@@ -18,11 +18,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import crypto, dispatch, fastsql, guards, throttling
-from .bulk import BulkResult, send_notifications
-from .conf import app_settings
-from .delivery import CODE_MASK, deliver, ensure_channel
-from .exceptions import (
+from django_sms_verify import crypto
+from django_sms_verify.abuse import guards, throttling
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import (
     CodeExpired,
     DeliveryFailed,
     InvalidCode,
@@ -34,7 +33,7 @@ from .exceptions import (
     TemplateError,
     VerificationNotFound,
 )
-from .models import (
+from django_sms_verify.models import (
     Channel,
     Connector,
     Message,
@@ -45,10 +44,14 @@ from .models import (
     Verification,
     VerificationStatus,
 )
-from .phones import Phone, mask_phone, parse_phone
-from .progress import VerificationProgress, verification_progress
-from .signals import verification_approved, verification_requested
-from .tokens import consume_verification_token, make_token
+from django_sms_verify.phones import Phone, mask_phone, parse_phone
+from django_sms_verify.sending import worker
+from django_sms_verify.sending.bulk import BulkResult, send_notifications
+from django_sms_verify.sending.sync import CODE_MASK, deliver, ensure_channel
+from django_sms_verify.signals import verification_approved, verification_requested
+from django_sms_verify.verification import statements
+from django_sms_verify.verification.progress import VerificationProgress, verification_progress
+from django_sms_verify.verification.tokens import consume_verification_token, make_token
 
 logger = logging.getLogger("django_sms_verify")
 
@@ -108,11 +111,11 @@ def request_verification(
         number,
         resend_scope=scope_key,
         client_ip=client_ip,
-        resend_free=lambda: dispatch.last_send_failed(number.e164, usage_type),
+        resend_free=lambda: worker.last_send_failed(number.e164, usage_type),
     )
 
     now = timezone.now()
-    background = dispatch.tasks_mode()
+    background = worker.tasks_mode()
     # The verification, its message and (tasks mode, the queue in the database) its task
     # are committed together: one commit, and none without the others.
     with transaction.atomic():
@@ -126,10 +129,10 @@ def request_verification(
             usage_type=usage_type,
             channel=channel,
         )
-        fastsql.insert(message)
+        statements.insert(message)
         if background:
             # A worker sends it; GET verifications/<id>/ tells how it went.
-            dispatch.send_later([message.pk])
+            worker.send_later([message.pk])
     if background:
         return verification
     try:
@@ -174,7 +177,7 @@ def _pending_or_new(
     code = crypto.generate_code(app_settings.CODE_LENGTH)
     verification.code_digest = crypto.code_digest(phone, usage_type, code)
     verification.code_encrypted = crypto.encrypt(code)
-    taken = fastsql.take_pending(verification, now, app_settings.MAX_SENDS)
+    taken = statements.take_pending(verification, now, app_settings.MAX_SENDS)
     if taken is None:
         raise RateLimited(app_settings.CODE_TTL, reason="max_sends")
     verification, resent = taken
@@ -223,14 +226,16 @@ def check_verification(phone: str | Phone, usage_type: str, code: str) -> CheckR
     now = timezone.now()
     # The right code, in time, within the attempts: approved by one conditional UPDATE (of
     # concurrent checks with the right code, one wins). Anything else is worked out below.
-    approved = fastsql.approve_latest(number.e164, usage_type, digest, now, app_settings.MAX_CHECK_ATTEMPTS)
+    approved = statements.approve_latest(
+        number.e164, usage_type, digest, now, app_settings.MAX_CHECK_ATTEMPTS
+    )
     if approved is not None:
         return _approved(approved)
 
     with transaction.atomic():
         # Locked where the database has row locks: concurrent wrong checks are counted one
         # after the other and never evaluate more than MAX_CHECK_ATTEMPTS.
-        latest = fastsql.latest_verification(number.e164, usage_type, lock=True)
+        latest = statements.latest_verification(number.e164, usage_type, lock=True)
         refusal = _judge(latest, code, digest, now)
     if refusal is None:  # the right code with a digest of before migration 0004
         return _approve(latest, now)
@@ -261,7 +266,7 @@ def _judge(latest: Verification | None, code: str, digest: str, now) -> SmsVerif
 
 def _approve(verification: Verification, now) -> CheckResult:
     # One conditional UPDATE: of concurrent checks with the right code, one wins.
-    if not fastsql.approve(verification.pk, now, app_settings.MAX_CHECK_ATTEMPTS):
+    if not statements.approve(verification.pk, now, app_settings.MAX_CHECK_ATTEMPTS):
         verification.refresh_from_db()
         if verification.status == VerificationStatus.LOCKED:
             raise MaxAttemptsReached()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from .api.views import VerificationCheckView, VerificationRequestView, VerificationStatusView
+from django_sms_verify.api.views import VerificationCheckView, VerificationRequestView, VerificationStatusView
 
 app_name = "sms_verify"
 

@@ -8,7 +8,7 @@ import pytest
 
 import django_sms_verify
 from django_sms_verify import services
-from django_sms_verify.conversion import lift_suspension, suspended_for
+from django_sms_verify.abuse.pumping import lift_suspension, suspended_for
 from django_sms_verify.exceptions import RateLimited
 from django_sms_verify.signals import fraud_suspected
 from tests.abuse_support import check_code, cn_numbers, request_code, rotating_ip

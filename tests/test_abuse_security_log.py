@@ -10,7 +10,7 @@ import re
 import pytest
 
 import django_sms_verify
-from django_sms_verify.security_log import security_event
+from django_sms_verify.abuse.security_log import security_event
 from tests.abuse_support import SECURITY_LOGGER, check_code, cn_numbers, request_code, rotating_ip
 from tests.conftest import REQUEST_URL
 

@@ -14,10 +14,10 @@ from rest_framework.test import APIClient
 
 import django_sms_verify
 from django_sms_verify import services
+from django_sms_verify.abuse.spend_caps import spend_status
 from django_sms_verify.exceptions import DeliveryFailed
 from django_sms_verify.models import DailySendCount, Message, MessageStatus
 from django_sms_verify.signals import spend_cap_reached
-from django_sms_verify.spending import spend_status
 from tests.abuse_support import cn_numbers, request_code, rotating_ip
 
 OPEN_LIMITS = {"PREFIX_RATE": "1000/h", "CONVERSION_MIN_SENDS": 0}

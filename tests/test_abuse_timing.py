@@ -18,7 +18,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_sms_verify.conversion import lift_suspension
+from django_sms_verify.abuse.pumping import lift_suspension
 from django_sms_verify.models import Verification
 from tests.abuse_support import (  # noqa: F401  (roomy_cache is a fixture)
     cn_numbers,

@@ -11,10 +11,10 @@ import pytest
 
 import django_sms_verify
 from django_sms_verify import services
-from django_sms_verify.delivery import provider_for
 from django_sms_verify.models import Message, MessageStatus, Verification, VerificationStatus
 from django_sms_verify.providers import provider_class
 from django_sms_verify.providers.aliyun_signing import percent_encode, signature
+from django_sms_verify.sending.sync import provider_for
 from tests.conftest import CHECK_URL, PHONE_CN, REQUEST_URL
 from tests.fakes.aliyun import FakeAliyunSms, make_aliyun_connector, server_signature
 from tests.helpers import public_reason

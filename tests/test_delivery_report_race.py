@@ -4,11 +4,11 @@ carry our message id as OutId): the later, lower status must not overwrite it.""
 from __future__ import annotations
 
 from django_sms_verify import services
-from django_sms_verify.delivery import record_status
 from django_sms_verify.models import Message, MessageStatus
 from django_sms_verify.providers import PROVIDER_CLASSES
 from django_sms_verify.providers.base import OutgoingMessage, SendResult
 from django_sms_verify.providers.locmem import LocmemProvider
+from django_sms_verify.sending.sync import record_status
 from tests.conftest import PHONE_CN
 
 KEY = "fastreport"

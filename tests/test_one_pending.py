@@ -19,8 +19,9 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_sms_verify import crypto, fastsql
+from django_sms_verify import crypto
 from django_sms_verify.models import Message, Verification
+from django_sms_verify.verification import statements
 from tests.conftest import PHONE_CN
 from tests.helpers import check_code, request_code, sent_codes
 
@@ -30,11 +31,11 @@ LOOSE = {"RESEND_INTERVAL": 0, "MAX_SENDS": 100, "PHONE_RATE": "1000/h", "IP_RAT
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="concurrency needs PostgreSQL (set DATABASE_URL)")
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("statements", ["fastsql", "orm"])
-def test_concurrent_first_requests_create_one_pending_code(connector, settings, monkeypatch, statements):
+@pytest.mark.parametrize("path", ["fastsql", "orm"])
+def test_concurrent_first_requests_create_one_pending_code(connector, settings, monkeypatch, path):
     settings.SMS_VERIFY = LOOSE
-    if statements == "orm":
-        monkeypatch.setattr(fastsql, "VENDORS", frozenset())
+    if path == "orm":
+        monkeypatch.setattr(statements, "VENDORS", frozenset())
     threads_count = 20
     barrier = threading.Barrier(threads_count)
     answers: list = [None] * threads_count
@@ -65,7 +66,7 @@ def test_concurrent_first_requests_create_one_pending_code(connector, settings, 
 @pytest.fixture
 def orm_only(monkeypatch):
     """The path a database without the hand-written statements takes (MySQL, Oracle...)."""
-    monkeypatch.setattr(fastsql, "VENDORS", frozenset())
+    monkeypatch.setattr(statements, "VENDORS", frozenset())
 
 
 @pytest.mark.django_db
@@ -164,11 +165,11 @@ def test_the_migration_closes_a_pending_code_behind_a_newer_one():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("statements", ["fastsql", "orm"])
-def test_a_code_stored_before_the_upgrade_still_checks(connector, monkeypatch, statements):
+@pytest.mark.parametrize("path", ["fastsql", "orm"])
+def test_a_code_stored_before_the_upgrade_still_checks(connector, monkeypatch, path):
     """Codes pending at the upgrade carry the old digest (bound to the row's id)."""
-    if statements == "orm":
-        monkeypatch.setattr(fastsql, "VENDORS", frozenset())
+    if path == "orm":
+        monkeypatch.setattr(statements, "VENDORS", frozenset())
     now = timezone.now()
     old = Verification(
         phone=PHONE_CN, usage_type="SignIn", expires_at=now + timedelta(minutes=5), send_count=1

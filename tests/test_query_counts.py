@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from django_sms_verify import connector_cache
 from django_sms_verify.models import Verification
+from django_sms_verify.sending import connector_cache
 from tests.conftest import PHONE_CN
 from tests.helpers import check_code, latest_code, request_code, wrong_code
 

@@ -42,7 +42,7 @@ def test_with_the_queue_in_the_database_the_task_is_written_with_the_message(
     assert message.status == MessageStatus.QUEUED
     [task] = DBTaskResult.objects.all()
     assert task.args_kwargs["args"] == [str(message.pk)]
-    assert task.task_path == "django_sms_verify.tasks.send_message"
+    assert task.task_path == "django_sms_verify.sending.tasks.send_message"
     assert callbacks == []
     assert django_sms_verify.outbox == []
 
@@ -50,7 +50,7 @@ def test_with_the_queue_in_the_database_the_task_is_written_with_the_message(
 def test_another_queue_gets_the_task_after_commit(
     api, connector, tasks_mode, settings, django_capture_on_commit_callbacks
 ):
-    from django_sms_verify.tasks import task_backends
+    from django_sms_verify.sending.tasks import task_backends
 
     settings.TASKS = {"default": {"BACKEND": DUMMY}}
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

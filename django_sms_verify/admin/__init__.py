@@ -7,9 +7,9 @@
 - An overview of the last 14 days, linked from the app's index.
 """
 
-from .connectors import ConnectorAdmin, TemplateInline
-from .logs import MessageAdmin, OptOutAdmin, VerificationAdmin
-from .spending import DailySendCountAdmin
+from django_sms_verify.admin.connectors import ConnectorAdmin, TemplateInline
+from django_sms_verify.admin.logs import MessageAdmin, OptOutAdmin, VerificationAdmin
+from django_sms_verify.admin.spending import DailySendCountAdmin
 
 __all__ = [
     "ConnectorAdmin",

@@ -17,12 +17,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
-from ..conf import app_settings
-from ..delivery import set_request_origin
-from ..models import Connector, Message, MessageStatus, Template, UsageType
-from ..providers import available_providers
-from .forms import (
+from django_sms_verify import services
+from django_sms_verify.admin.forms import (
     ProviderChoiceForm,
     SendTestForm,
     config_field_name,
@@ -30,6 +26,10 @@ from .forms import (
     provider_class_or_none,
     template_form_for,
 )
+from django_sms_verify.conf import app_settings
+from django_sms_verify.models import Connector, Message, MessageStatus, Template, UsageType
+from django_sms_verify.providers import available_providers
+from django_sms_verify.sending.sync import set_request_origin
 
 TEST_SEND_PERMISSION = "sms_verify.change_connector"
 

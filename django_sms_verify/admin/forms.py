@@ -12,10 +12,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import InvalidPhoneNumber
-from ..models import Connector, Template, UsageType, template_errors
-from ..phones import parse_phone
-from ..providers import ConfigField, Provider, available_providers, provider_class
+from django_sms_verify.exceptions import InvalidPhoneNumber
+from django_sms_verify.models import Connector, Template, UsageType, template_errors
+from django_sms_verify.phones import parse_phone
+from django_sms_verify.providers import ConfigField, Provider, available_providers, provider_class
 
 FIELD_PREFIX = "cfg_"  # form field names of provider credentials: cfg_<JSON key>
 

@@ -16,12 +16,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .. import services
-from ..exceptions import InvalidPhoneNumber
-from ..models import Message, OptOut, Verification
-from ..phones import parse_phone
-from .charts import Series, bar_chart, sparkline
-from .overview import DEFAULT_DAYS, build_overview
+from django_sms_verify import services
+from django_sms_verify.admin.charts import Series, bar_chart, sparkline
+from django_sms_verify.admin.overview import DEFAULT_DAYS, build_overview
+from django_sms_verify.exceptions import InvalidPhoneNumber
+from django_sms_verify.models import Message, OptOut, Verification
+from django_sms_verify.phones import parse_phone
 
 COLORS = {"sent": "#417690", "delivered": "#2e8540", "failed": "#ba2121", "approved": "#e08e0b"}
 

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import Message, MessageStatus, Verification, VerificationStatus
+from django_sms_verify.models import Message, MessageStatus, Verification, VerificationStatus
 
 DEFAULT_DAYS = 14
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)

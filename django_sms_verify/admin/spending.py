@@ -7,10 +7,10 @@ from django.http import HttpRequest
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import app_settings
-from ..models import DailySendCount
-from ..spending import connector_cap, spend_status
-from .logs import ReadOnlyAdmin
+from django_sms_verify.abuse.spend_caps import connector_cap, spend_status
+from django_sms_verify.admin.logs import ReadOnlyAdmin
+from django_sms_verify.conf import app_settings
+from django_sms_verify.models import DailySendCount
 
 
 @admin.register(DailySendCount)

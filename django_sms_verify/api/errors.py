@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .. import exceptions as domain
+from django_sms_verify import exceptions as domain
 
 
 class ServiceError(exceptions.APIException):

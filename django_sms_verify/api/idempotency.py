@@ -26,9 +26,9 @@ from django.core.cache import caches
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 
-from ..conf import app_settings
-from ..security_log import security_event
-from ..throttling import client_ip
+from django_sms_verify.abuse.security_log import security_event
+from django_sms_verify.abuse.throttling import client_ip
+from django_sms_verify.conf import app_settings
 
 HEADER = "Idempotency-Key"
 PREFIX = "sms_verify:idem"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import RateLimited, RecipientRejected, SmsVerifyError
-from ..security_log import security_event
-from ..throttling import client_ip
+from django_sms_verify.abuse.security_log import security_event
+from django_sms_verify.abuse.throttling import client_ip
+from django_sms_verify.exceptions import RateLimited, RecipientRejected, SmsVerifyError
 
 # url name -> (event on success, event on an error other than a throttle)
 ENDPOINT_EVENTS = {

@@ -8,10 +8,10 @@ import re
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..conf import app_settings
-from ..exceptions import InvalidPhoneNumber
-from ..models import Channel, UsageType
-from ..phones import Phone, parse_phone
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import InvalidPhoneNumber
+from django_sms_verify.models import Channel, UsageType
+from django_sms_verify.phones import Phone, parse_phone
 
 
 class LeanSerializer(serializers.Serializer):
@@ -157,7 +157,7 @@ def format_datetime(value) -> str | None:
 def verification_body(verification) -> dict:
     """A verification as :class:`VerificationSerializer` describes it, written directly
     (a serializer instance per response costs more than the fields it writes)."""
-    from ..services import resend_after
+    from django_sms_verify.services import resend_after
 
     return {
         "id": str(verification.pk),

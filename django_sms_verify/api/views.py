@@ -7,15 +7,13 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import services
-from ..delivery import set_request_origin
-from ..exceptions import SmsVerifyError, VerificationNotFound
-from ..throttling import client_ip
-from .errors import exception_handler, to_api_error
-from .idempotency import IdempotencyMixin
-from .parsers import StrictJSONParser
-from .security import SecurityEventsMixin
-from .serializers import (
+from django_sms_verify import services
+from django_sms_verify.abuse.throttling import client_ip
+from django_sms_verify.api.errors import exception_handler, to_api_error
+from django_sms_verify.api.idempotency import IdempotencyMixin
+from django_sms_verify.api.parsers import StrictJSONParser
+from django_sms_verify.api.security import SecurityEventsMixin
+from django_sms_verify.api.serializers import (
     CheckResponseSerializer,
     ErrorSerializer,
     VerificationCheckSerializer,
@@ -25,6 +23,8 @@ from .serializers import (
     format_datetime,
     verification_body,
 )
+from django_sms_verify.exceptions import SmsVerifyError, VerificationNotFound
+from django_sms_verify.sending.sync import set_request_origin
 
 try:
     from drf_spectacular.utils import extend_schema

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.module_loading import import_string
 
-from .base import SMS, VOICE, ConfigField, OutgoingMessage, Provider, SendResult
+from django_sms_verify.providers.base import SMS, VOICE, ConfigField, OutgoingMessage, Provider, SendResult
 
 PROVIDER_CLASSES: dict[str, str] = {
     "console": "django_sms_verify.providers.console.ConsoleProvider",

@@ -18,10 +18,10 @@ import phonenumbers
 import requests
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import PermanentProviderError, ProviderError, TransientProviderError
-from . import aliyun_signing
-from .base import ConfigField, OutgoingMessage, Provider, SendResult
-from .status import StatusQuery, StatusReport
+from django_sms_verify.exceptions import PermanentProviderError, ProviderError, TransientProviderError
+from django_sms_verify.providers import aliyun_signing
+from django_sms_verify.providers.base import ConfigField, OutgoingMessage, Provider, SendResult
+from django_sms_verify.providers.status import StatusQuery, StatusReport
 
 logger = logging.getLogger("django_sms_verify.providers.aliyun")
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import PermanentProviderError
+from django_sms_verify.exceptions import PermanentProviderError
 
 SMS = "sms"
 VOICE = "voice"

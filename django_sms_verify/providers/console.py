@@ -7,7 +7,7 @@ import uuid
 
 from django.utils.translation import gettext_lazy as _
 
-from .base import OutgoingMessage, Provider, SendResult
+from django_sms_verify.providers.base import OutgoingMessage, Provider, SendResult
 
 
 class ConsoleProvider(Provider):

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import PermanentProviderError, TransientProviderError
-from .base import ConfigField, OutgoingMessage, Provider, SendResult
+from django_sms_verify.exceptions import PermanentProviderError, TransientProviderError
+from django_sms_verify.providers.base import ConfigField, OutgoingMessage, Provider, SendResult
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class LocmemProvider(Provider):
         return self._deliver(message)
 
     def _deliver(self, message: OutgoingMessage) -> SendResult:
-        from .. import outbox
+        from django_sms_verify import outbox
 
         fail = self.config.get("fail")
         if fail == "transient":

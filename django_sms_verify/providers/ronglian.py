@@ -28,9 +28,9 @@ import phonenumbers
 import requests
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import PermanentProviderError, ProviderError, TransientProviderError
-from .base import ConfigField, OutgoingMessage, Provider, SendResult
-from .ronglian_errors import REASON_MESSAGES, SUCCESS, classify
+from django_sms_verify.exceptions import PermanentProviderError, ProviderError, TransientProviderError
+from django_sms_verify.providers.base import ConfigField, OutgoingMessage, Provider, SendResult
+from django_sms_verify.providers.ronglian_errors import REASON_MESSAGES, SUCCESS, classify
 
 logger = logging.getLogger("django_sms_verify.providers.ronglian")
 

@@ -1,7 +1,7 @@
 """Asking a provider what became of a sent message, for reports that never came.
 
 A provider that can answer implements :class:`StatusQueryable`; ``sms_verify_reconcile``
-(through :mod:`django_sms_verify.reconciliation`) calls it for messages still ``sent``.
+(through :mod:`django_sms_verify.sending.reconciliation`) calls it for messages still ``sent``.
 """
 
 from __future__ import annotations

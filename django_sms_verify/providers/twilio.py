@@ -18,10 +18,10 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ..exceptions import ProviderError, TransientProviderError
-from .base import ConfigField, OutgoingMessage, Provider, SendResult
-from .twilio_errors import PROVIDER, from_rest_error
-from .twilio_voice import build_twiml
+from django_sms_verify.exceptions import ProviderError, TransientProviderError
+from django_sms_verify.providers.base import ConfigField, OutgoingMessage, Provider, SendResult
+from django_sms_verify.providers.twilio_errors import PROVIDER, from_rest_error
+from django_sms_verify.providers.twilio_voice import build_twiml
 
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from ..exceptions import PermanentProviderError, ProviderError, TransientProviderError
+from django_sms_verify.exceptions import PermanentProviderError, ProviderError, TransientProviderError
 
 PROVIDER = "twilio"
 

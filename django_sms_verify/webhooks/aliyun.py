@@ -21,11 +21,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 
-from .. import services
-from ..delivery import record_status
-from ..models import Connector, Message, MessageStatus
-from ..providers.aliyun import e164_from_api, parse_api_datetime
-from .base import WebhookView
+from django_sms_verify import services
+from django_sms_verify.models import Connector, Message, MessageStatus
+from django_sms_verify.providers.aliyun import e164_from_api, parse_api_datetime
+from django_sms_verify.sending.sync import record_status
+from django_sms_verify.webhooks.base import WebhookView
 
 logger = logging.getLogger("django_sms_verify.webhooks")
 

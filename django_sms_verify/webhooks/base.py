@@ -15,9 +15,9 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from ..models import Connector
-from ..security_log import security_event
-from ..throttling import client_ip
+from django_sms_verify.abuse.security_log import security_event
+from django_sms_verify.abuse.throttling import client_ip
+from django_sms_verify.models import Connector
 
 logger = logging.getLogger("django_sms_verify.webhooks")
 

@@ -15,12 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from .. import services
-from ..conf import app_settings
-from ..delivery import record_status
-from ..models import Connector, Message, MessageStatus
-from ..providers.twilio_errors import DELIVERY_ERRORS
-from .base import WebhookView
+from django_sms_verify import services
+from django_sms_verify.conf import app_settings
+from django_sms_verify.models import Connector, Message, MessageStatus
+from django_sms_verify.providers.twilio_errors import DELIVERY_ERRORS
+from django_sms_verify.sending.sync import record_status
+from django_sms_verify.webhooks.base import WebhookView
 
 logger = logging.getLogger("django_sms_verify.webhooks")
 

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from . import aliyun
-from .twilio import TwilioInboundView, TwilioStatusView
+from django_sms_verify.webhooks import aliyun
+from django_sms_verify.webhooks.twilio import TwilioInboundView, TwilioStatusView
 
 urlpatterns = [
     # Twilio: delivery status callbacks and inbound SMS (opt-outs), signed X-Twilio-Signature

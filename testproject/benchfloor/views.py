@@ -14,9 +14,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_sms_verify import fastsql
-from django_sms_verify.dispatch import enqueue
 from django_sms_verify.models import Message, Verification
+from django_sms_verify.sending.worker import enqueue
+from django_sms_verify.verification import statements as fastsql
 
 from .models import FloorRow
 
@@ -79,7 +79,7 @@ class LeanWritesFloorView(FloorView):
         message = Message(kind="verification", verification=verification, to=e164, usage_type="SignIn")
         task = DBTaskResult(
             args_kwargs={"args": [str(message.pk)], "kwargs": {}},
-            task_path="django_sms_verify.tasks.send_message",
+            task_path="django_sms_verify.sending.tasks.send_message",
             backend_name="default",
             run_after=get_date_max(),
         )

@@ -7,8 +7,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...connector_json import ConnectorJSONError, export_connector, import_connectors
-from ...models import Connector
+from django_sms_verify.connector_json import ConnectorJSONError, export_connector, import_connectors
+from django_sms_verify.models import Connector
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...reconciliation import reconcile_statuses
+from django_sms_verify.sending.reconciliation import reconcile_statuses
 
 
 class Command(BaseCommand):

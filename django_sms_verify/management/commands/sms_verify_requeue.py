@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...conf import app_settings
-from ...dispatch import requeue_stale, require_tasks
-from ...exceptions import ConfigurationError
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import ConfigurationError
+from django_sms_verify.sending.worker import requeue_stale, require_tasks
 
 
 class Command(BaseCommand):

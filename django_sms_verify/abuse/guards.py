@@ -23,10 +23,10 @@ from collections.abc import Callable
 import phonenumbers
 from django.core.cache import caches
 
-from . import conversion, throttling
-from .conf import app_settings
-from .exceptions import RateLimited, UnsupportedNumberType
-from .phones import Phone
+from django_sms_verify.abuse import pumping, throttling
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import RateLimited, UnsupportedNumberType
+from django_sms_verify.phones import Phone
 
 NUMBER_TYPE_NAMES = {
     value: name for name, value in vars(phonenumbers.PhoneNumberType).items() if name.isupper()
@@ -88,7 +88,7 @@ def admit(
     keyed = [
         (scope, rate, *throttling.counter_key(scope, ident, rate, now)) for scope, ident, rate in counters
     ]
-    suspension_key = conversion.suspension_key(number.region)
+    suspension_key = pumping.suspension_key(number.region)
     cache = caches[app_settings.CACHE_ALIAS]
     values = cache.get_many([resend_key, suspension_key, *(key for _, _, key, _ in keyed)])
 
@@ -102,7 +102,7 @@ def admit(
     for scope, rate, key, left in keyed:
         if refusal is None and (values.get(key) or 0) >= rate.count:
             refusal = RateLimited(left, reason=scope)
-    if refusal is None and conversion.enabled() and values.get(suspension_key):
+    if refusal is None and pumping.enabled() and values.get(suspension_key):
         refusal = RateLimited(max(1.0, values[suspension_key] - now), reason="region_suspended")
     if refusal is not None:
         raise refusal

@@ -24,7 +24,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 
-from .models import Verification, VerificationStatus
+from django_sms_verify.models import Verification, VerificationStatus
 
 # Databases these statements were written and tested for (the others use the ORM).
 VENDORS = frozenset({"postgresql", "sqlite"})

@@ -24,8 +24,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .conf import app_settings
-from .models import Connector, Template
+from django_sms_verify.conf import app_settings
+from django_sms_verify.models import Connector, Template
 
 VERSION_KEY = "sms_verify:connectors:version"
 MAX_AGE = 10.0

@@ -7,9 +7,9 @@ from datetime import timedelta
 from django.core import signing
 from django.utils import timezone
 
-from .conf import app_settings
-from .exceptions import InvalidToken
-from .models import Verification, VerificationStatus
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import InvalidToken
+from django_sms_verify.models import Verification, VerificationStatus
 
 SALT = "django_sms_verify.verification_token"
 

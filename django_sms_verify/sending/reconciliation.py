@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from .delivery import provider_for, record_status
-from .exceptions import ProviderError
-from .models import Connector, Message, MessageStatus
-from .providers.status import StatusQuery, StatusQueryable
+from django_sms_verify.exceptions import ProviderError
+from django_sms_verify.models import Connector, Message, MessageStatus
+from django_sms_verify.providers.status import StatusQuery, StatusQueryable
+from django_sms_verify.sending.sync import provider_for, record_status
 
 logger = logging.getLogger("django_sms_verify")
 

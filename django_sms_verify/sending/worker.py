@@ -33,19 +33,11 @@ from django.db import router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import crypto, throttling
-from .conf import app_settings
-from .delivery import (
-    CODE_MASK,
-    attempt_entry,
-    candidate_connectors,
-    log_provider_failure,
-    provider_for,
-    render_message,
-    template_for,
-)
-from .exceptions import ProviderError, TemplateError
-from .models import (
+from django_sms_verify import crypto
+from django_sms_verify.abuse import throttling
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import ProviderError, TemplateError
+from django_sms_verify.models import (
     STATUS_RANK,
     Connector,
     Message,
@@ -54,8 +46,17 @@ from .models import (
     Verification,
     VerificationStatus,
 )
-from .signals import message_status_changed, verification_requested
-from .templating import render
+from django_sms_verify.sending.sync import (
+    CODE_MASK,
+    attempt_entry,
+    candidate_connectors,
+    log_provider_failure,
+    provider_for,
+    render_message,
+    template_for,
+)
+from django_sms_verify.sending.templating import render
+from django_sms_verify.signals import message_status_changed, verification_requested
 
 logger = logging.getLogger("django_sms_verify")
 
@@ -76,11 +77,11 @@ def tasks_mode() -> bool:
 
 def require_tasks() -> None:
     """Raise :class:`~.exceptions.ConfigurationError` unless a Tasks framework is installed."""
-    from . import tasks  # noqa: F401
+    from django_sms_verify.sending import tasks  # noqa: F401
 
 
 def _backend():
-    from .tasks import task_backends
+    from django_sms_verify.sending.tasks import task_backends
 
     return task_backends[app_settings.TASKS_BACKEND]
 
@@ -97,7 +98,7 @@ def _task(delay: float = 0):
 def _configured_task(backend_alias: str, queue: str, backend: object):
     # Configured once per backend (``using`` validates, which costs on every request);
     # keyed on the backend object too, which is a new one when the TASKS setting changes.
-    from .tasks import send_message
+    from django_sms_verify.sending.tasks import send_message
 
     return send_message.using(backend=backend_alias, queue_name=queue)
 

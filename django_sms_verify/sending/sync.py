@@ -16,20 +16,28 @@ from django.core.exceptions import DisallowedHost
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import spending
-from .conf import app_settings
-from .connector_cache import active_connectors
-from .exceptions import (
+from django_sms_verify.abuse import spend_caps
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import (
     ChannelUnavailable,
     DeliveryFailed,
     ProviderError,
     RecipientRejected,
     TemplateError,
 )
-from .models import STATUS_RANK, Connector, Message, MessageKind, MessageStatus, Template, UsageType
-from .providers import VOICE, OutgoingMessage, Provider
-from .signals import message_status_changed
-from .templating import render
+from django_sms_verify.models import (
+    STATUS_RANK,
+    Connector,
+    Message,
+    MessageKind,
+    MessageStatus,
+    Template,
+    UsageType,
+)
+from django_sms_verify.providers import VOICE, OutgoingMessage, Provider
+from django_sms_verify.sending.connector_cache import active_connectors
+from django_sms_verify.sending.templating import render
+from django_sms_verify.signals import message_status_changed
 
 logger = logging.getLogger("django_sms_verify")
 
@@ -142,7 +150,7 @@ def deliver(
                 raise TemplateError(_("Connector has no template for this usage type or Generic."))
             outgoing = render_message(connector, template, message, context, region)
             message.body = render(template.content, safe_context) if template.content else ""
-            spending.reserve(connector)  # daily spend caps; past one, like a failed connector
+            spend_caps.reserve(connector)  # daily spend caps; past one, like a failed connector
             result = provider_for(connector).send(outgoing)
         except TemplateError as exc:
             _record_attempt(message, connector, "template_error", str(exc.message), permanent=False)

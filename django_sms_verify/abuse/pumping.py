@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import phonenumbers
 from django.core.cache import caches
 
-from .conf import app_settings
-from .security_log import security_event
-from .signals import fraud_suspected
+from django_sms_verify.abuse.security_log import security_event
+from django_sms_verify.conf import app_settings
+from django_sms_verify.signals import fraud_suspected
 
 PREFIX = "sms_verify:conv"
 STEPS = 12
@@ -115,7 +115,7 @@ def lift_suspension(region: str) -> None:
 
 
 def _verification_model():
-    from .models import Verification
+    from django_sms_verify.models import Verification
 
     return Verification
 

@@ -23,11 +23,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .conf import app_settings
-from .exceptions import SpendCapReached
-from .models import Connector, DailySendCount
-from .security_log import security_event
-from .signals import spend_cap_reached
+from django_sms_verify.abuse.security_log import security_event
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import SpendCapReached
+from django_sms_verify.models import Connector, DailySendCount
+from django_sms_verify.signals import spend_cap_reached
 
 ALL = ""  # connector_name of the overall counter
 

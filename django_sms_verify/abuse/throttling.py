@@ -11,8 +11,8 @@ import time
 
 from django.core.cache import caches
 
-from .conf import Rate, app_settings
-from .exceptions import RateLimited
+from django_sms_verify.conf import Rate, app_settings
+from django_sms_verify.exceptions import RateLimited
 
 PREFIX = "sms_verify:rl"
 

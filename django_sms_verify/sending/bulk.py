@@ -9,11 +9,11 @@ from typing import Any
 
 from django.db import transaction
 
-from . import dispatch
-from .delivery import ensure_channel
-from .exceptions import ChannelUnavailable, InvalidPhoneNumber
-from .models import Channel, Message, MessageKind, OptOut, UsageType
-from .phones import Phone, parse_phone
+from django_sms_verify.exceptions import ChannelUnavailable, InvalidPhoneNumber
+from django_sms_verify.models import Channel, Message, MessageKind, OptOut, UsageType
+from django_sms_verify.phones import Phone, parse_phone
+from django_sms_verify.sending import worker
+from django_sms_verify.sending.sync import ensure_channel
 
 CHUNK = 500
 
@@ -51,7 +51,7 @@ def send_notifications(
     except (TypeError, ValueError) as exc:
         raise ValueError(f"the context must be JSON: {exc}") from exc
 
-    dispatch.require_tasks()
+    worker.require_tasks()
     result = BulkResult()
     numbers: dict[str, Phone] = {}
     for raw in phones:
@@ -85,7 +85,7 @@ def send_notifications(
     ]
     with transaction.atomic():
         Message.objects.bulk_create(messages, batch_size=CHUNK)
-        dispatch.send_later(m.pk for m in messages)
+        worker.send_later(m.pk for m in messages)
     result.queued = len(messages)
     result.message_ids = [str(m.pk) for m in messages]
     return result

@@ -20,8 +20,8 @@ from typing import Any
 
 import phonenumbers
 
-from .conf import app_settings
-from .phones import Phone, mask_phone
+from django_sms_verify.conf import app_settings
+from django_sms_verify.phones import Phone, mask_phone
 
 logger = logging.getLogger("django_sms_verify.security")
 

@@ -7,8 +7,8 @@ task only carries the message id, everything else is read from the database.
 
 from __future__ import annotations
 
-from .conf import app_settings
-from .exceptions import ConfigurationError
+from django_sms_verify.conf import app_settings
+from django_sms_verify.exceptions import ConfigurationError
 
 try:
     from django.tasks import task, task_backends
@@ -27,6 +27,6 @@ __all__ = ["send_message", "task_backends"]
 @task(backend=app_settings.TASKS_BACKEND, queue_name=app_settings.TASKS_QUEUE)
 def send_message(message_id: str) -> str:
     """Send the message ``message_id`` (routing, failover, retries); answers its status."""
-    from .dispatch import process_message
+    from django_sms_verify.sending.worker import process_message
 
     return process_message(message_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import TemplateError
+from django_sms_verify.exceptions import TemplateError
 
 PLACEHOLDER = re.compile(r"<<\s*([A-Za-z_][A-Za-z0-9_]*)\s*>>")
 # anything that still looks like a placeholder after filling, e.g. "<<code >" or "<< 1 >>"

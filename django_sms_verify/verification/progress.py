@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from .exceptions import VerificationNotFound
-from .models import Message, Verification, VerificationStatus
+from django_sms_verify.exceptions import VerificationNotFound
+from django_sms_verify.models import Message, Verification, VerificationStatus
 
 
 @dataclass(frozen=True)

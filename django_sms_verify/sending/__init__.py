@@ -1,0 +1,1 @@
+"""Sending: one attempt on one connector, routing and failover, the Tasks worker, bulk, reconciliation."""
