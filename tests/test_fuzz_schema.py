@@ -22,7 +22,8 @@ with override_settings(ROOT_URLCONF="tests.fuzz_urls"):
 
 
 @pytest.fixture(autouse=True)
-def _fuzz_settings(settings, db):
+def _fuzz_settings(settings, connector):
+    # A locmem connector, so generated requests reach the send and check paths.
     settings.ROOT_URLCONF = "tests.fuzz_urls"
     settings.SMS_VERIFY = RELAXED
 
